@@ -1,0 +1,230 @@
+//! Wiring: starts the web server, the client and the poller, and stops them cleanly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver, QueryPlan};
+use crate::ledger::{Ledger, LedgerConfig};
+use crate::metrics::Metrics;
+use crate::poller::{Clock, Poller, system_clock};
+use crate::secret::Secret;
+use crate::simulator;
+use crate::web::{self, WebState};
+
+/// Why the exporter stopped with an error (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the simulated iAdvize account: {0}")]
+    Simulator(#[source] std::io::Error),
+    #[error("the web server failed: {0}")]
+    Web(#[source] std::io::Error),
+    #[error("{0}")]
+    Iadvize(#[from] iadvize::Error),
+    #[error("the iAdvize client could not be set up: {0}")]
+    Client(#[source] iadvize::Error),
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// With `--demo`, start the simulated account on a loopback port and point the client
+/// at it. Returns the handle that keeps it running.
+async fn start_demo(config: &mut Config) -> Result<Option<simulator::SimHandle>, AppError> {
+    if !config.demo {
+        return Ok(None);
+    }
+    let sim_config = simulator::SimConfig::demo();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(AppError::Simulator)?;
+    let username = sim_config.username.clone();
+    let password = Secret::new(sim_config.password.clone());
+    let handle = simulator::start(sim_config, listener)
+        .await
+        .map_err(AppError::Simulator)?;
+    tracing::info!(url = %handle.base_url(), "demo: serving a simulated iAdvize account");
+    config.client.base_url = url::Url::parse(&handle.base_url())
+        .map_err(|e| AppError::Simulator(std::io::Error::other(e.to_string())))?;
+    config.client.credentials = Credentials::Password { username, password };
+    // The pace protects iAdvize; the simulated account is local and reads its first
+    // window faster this way.
+    config.client.max_requests_per_second = config.client.max_requests_per_second.max(50.0);
+    // Simulated time runs 60 times faster: poll often enough to watch it move.
+    config.poll.interval = config.poll.interval.min(Duration::from_secs(5));
+    config.poll.revisit_interval = config.poll.revisit_interval.min(Duration::from_secs(60));
+    Ok(Some(handle))
+}
+
+/// Decide the query, retrying what may heal (network, rate limits, a login refused for a
+/// while) and giving up on what will not (the schema lacks a field we need).
+async fn plan_until_ready(
+    client: &Client,
+    metrics: &Metrics,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<QueryPlan>, AppError> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match client.plan().await {
+            Ok(plan) => return Ok(Some(plan)),
+            Err(e @ iadvize::Error::Schema(_)) => return Err(e.into()),
+            Err(e) => {
+                metrics.poll_finished(false, 0.0, chrono::Utc::now().timestamp() as f64);
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot reach iAdvize yet");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
+fn ledger_config(config: &Config) -> LedgerConfig {
+    LedgerConfig {
+        window_ms: i64::try_from(config.metrics.window.as_millis()).unwrap_or(i64::MAX),
+        duration_bounds: config.metrics.duration_buckets.clone(),
+        amount_bounds: config.metrics.amount_buckets.clone(),
+        max_channels: config.metrics.max_channels,
+        max_currencies: config.metrics.max_currencies,
+    }
+}
+
+/// Run the exporter until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), AppError> {
+    run_until(config, termination_signal(), system_clock()).await
+}
+
+/// Run the exporter until `stop` resolves.
+pub async fn run_until(
+    config: Config,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    clock: Clock,
+) -> Result<(), AppError> {
+    let listener = TcpListener::bind(config.web.listen_address)
+        .await
+        .map_err(|source| AppError::Listen {
+            address: config.web.listen_address.to_string(),
+            source,
+        })?;
+    run_with(config, listener, stop, clock).await
+}
+
+/// Run the exporter on an already-bound listener until `stop` resolves (tests bind port 0
+/// themselves, to know the address).
+pub async fn run_with(
+    mut config: Config,
+    listener: TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    clock: Clock,
+) -> Result<(), AppError> {
+    // Counting starts now, before any network call: a conversation that closes while the
+    // exporter logs in is counted.
+    let counting_start = clock();
+    let metrics = Arc::new(Metrics::new());
+    let _demo = start_demo(&mut config).await?;
+    tracing::info!(
+        address = %listener.local_addr().map_or_else(|_| config.web.listen_address.to_string(), |a| a.to_string()),
+        telemetry_path = %config.web.telemetry_path,
+        "serving metrics"
+    );
+
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let web_state = WebState {
+        metrics: metrics.clone(),
+        telemetry_path: config.web.telemetry_path.clone(),
+    };
+    let mut web_stop = stop_rx.clone();
+    let web = tokio::spawn(web::serve(listener, web_state, async move {
+        let _ = web_stop.wait_for(|stop| *stop).await;
+    }));
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("stopping");
+        let _ = stop_tx.send(true);
+    });
+
+    let observer: Arc<dyn ApiObserver> = metrics.clone();
+    let client = Arc::new(Client::new(config.client.clone(), observer).map_err(AppError::Client)?);
+    let poller_result = match plan_until_ready(&client, &metrics, &mut stop_rx).await? {
+        None => Ok(()),
+        Some(plan) => {
+            tracing::info!(shape = ?plan.shape, "iAdvize query decided");
+            let ledger = Ledger::new(ledger_config(&config), counting_start);
+            let poller = Poller::new(
+                client,
+                plan,
+                ledger,
+                config.poll.clone(),
+                config.metrics.window,
+                metrics.clone(),
+                clock,
+            );
+            poller.run(stop_rx.clone()).await;
+            Ok(())
+        }
+    };
+    let _ = stop_rx.wait_for(|stop| *stop).await;
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), web).await {
+        return Err(AppError::Web(e));
+    }
+    poller_result
+}
+
+/// `iadvize-exporter check`: log in, check the schema, read one page of the last hour,
+/// and print what was found. Returns the report text.
+pub async fn check(mut config: Config) -> Result<String, AppError> {
+    let _demo = start_demo(&mut config).await?;
+    let observer: Arc<dyn ApiObserver> = Arc::new(NoopObserver);
+    let client = Client::new(config.client.clone(), observer).map_err(AppError::Client)?;
+    let plan = client.plan().await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let from = now - 3_600_000;
+    let page = client.fetch_page(&plan, from, now, None).await?;
+    let mut report = String::new();
+    report.push_str(&format!("iAdvize URL:      {}\n", config.client.base_url));
+    report.push_str("login:            ok\n");
+    report.push_str(&format!("query shape:      {:?}\n", plan.shape));
+    report.push_str(&format!(
+        "last hour, page 1: {} records, {} valid conversations, {} rejected records or fields, more pages: {}\n",
+        page.records,
+        page.conversations.len(),
+        page.rejections.len(),
+        page.has_next_page
+    ));
+    for r in &page.rejections {
+        report.push_str(&format!("  rejected: {}\n", r.reason.as_label()));
+    }
+    Ok(report)
+}

@@ -1,0 +1,1604 @@
+//! GraphQL requests to iAdvize: retries, backoff, `Retry-After`, pacing, size limits.
+//!
+//! Every request goes through one [`Transport`], shared by the GraphQL calls and the
+//! logins of [`super::auth`], so a `Retry-After` from either endpoint holds back both.
+//! Time is `tokio::time` throughout (timeouts included) so tests can pause it.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::auth::Auth;
+use super::model::{Page, UnixMillis};
+use super::parse;
+use super::schema::{self, QueryPlan};
+use super::{ApiObserver, ClientConfig, Endpoint, Error, QueryChoice, RetryReason};
+
+/// `first:` of every page request: the API's documented maximum.
+pub const PAGE_SIZE: u32 = 100;
+
+/// The longest `Retry-After` honoured: a server asking for more gets this, so a
+/// misconfigured proxy cannot stop the exporter for days.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The iAdvize client. `Send + Sync`; share it behind an `Arc`.
+pub struct Client {
+    transport: Transport,
+    auth: Auth,
+    graphql_url: url::Url,
+    query_choice: QueryChoice,
+    project_ids: Option<Vec<i64>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("graphql_url", &self.graphql_url.as_str())
+            .field("query_choice", &self.query_choice)
+            .field("project_ids", &self.project_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn new(config: ClientConfig, observer: Arc<dyn ApiObserver>) -> Result<Client, Error> {
+        let mut graphql_url = endpoint_url(&config.base_url, &["graphql"])?;
+        if config.platform_sd {
+            graphql_url.query_pairs_mut().append_pair("platform", "sd");
+        }
+        let token_url = endpoint_url(&config.base_url, &["oauth2", "token"])?;
+        let transport = Transport::new(&config, observer)?;
+        Ok(Client {
+            transport,
+            auth: Auth::new(config.credentials, token_url),
+            graphql_url,
+            query_choice: config.query,
+            project_ids: config.project_ids,
+        })
+    }
+
+    /// Log in (if needed) and decide the query: introspection for Auto, validation for Fixed.
+    pub async fn plan(&self) -> Result<QueryPlan, Error> {
+        let body = serde_json::json!({ "query": schema::introspection_query() });
+        let choice = self.query_choice;
+        let result = self
+            .graphql(&body, |body| schema::plan_from_introspection(body, choice))
+            .await;
+        let plan = match (result, choice) {
+            // A schema that refuses introspection cannot be checked; the shape the operator
+            // named is still worth trying as documented.
+            (
+                Err(error @ (Error::Graphql { .. } | Error::QueryRejected { .. })),
+                QueryChoice::Fixed(shape),
+            ) => {
+                warn!(%error, query = shape.field_name(), "cannot read the iAdvize schema; using the documented query");
+                schema::fixed_plan(shape)
+            }
+            (result, _) => result?,
+        };
+        info!(query = plan.shape.field_name(), "query shape chosen");
+        Ok(plan)
+    }
+
+    /// One page of conversations closed in [from, to).
+    pub async fn fetch_page(
+        &self,
+        plan: &QueryPlan,
+        from: UnixMillis,
+        to: UnixMillis,
+        after: Option<&str>,
+    ) -> Result<Page, Error> {
+        let body = serde_json::json!({
+            "query": plan.query,
+            "variables": {
+                "from": rfc3339_millis(from)?,
+                "to": rfc3339_millis(to)?,
+                "first": PAGE_SIZE,
+                "after": after,
+                "projectIds": self.project_ids,
+            },
+        });
+        let shape = plan.shape;
+        self.graphql(&body, |body| parse::parse_page(body, shape))
+            .await
+    }
+
+    /// Every page of [from, to): `first: 100`, `after` = previous endCursor until
+    /// hasNextPage is false (also stop, with Error::InvalidResponse, if hasNextPage is true
+    /// but endCursor is null or repeats). Calls `on_page` with each page, the last one
+    /// included when its cursor is the problem; returns the number of pages.
+    pub async fn fetch_interval(
+        &self,
+        plan: &QueryPlan,
+        from: UnixMillis,
+        to: UnixMillis,
+        on_page: &mut (dyn FnMut(Page) + Send),
+    ) -> Result<usize, Error> {
+        let mut after: Option<String> = None;
+        let mut cursors_sent = HashSet::new();
+        let mut pages = 0;
+        loop {
+            let page = self.fetch_page(plan, from, to, after.as_deref()).await?;
+            pages += 1;
+            let next = match (page.has_next_page, &page.end_cursor) {
+                (false, _) => Ok(None),
+                (true, None) => Err(Error::InvalidResponse(
+                    "hasNextPage is true but endCursor is null".to_owned(),
+                )),
+                (true, Some(cursor)) if cursors_sent.contains(cursor) => Err(
+                    Error::InvalidResponse("endCursor repeats an earlier cursor".to_owned()),
+                ),
+                (true, Some(cursor)) => Ok(Some(cursor.clone())),
+            };
+            on_page(page);
+            match next? {
+                Some(cursor) => {
+                    cursors_sent.insert(cursor.clone());
+                    after = Some(cursor);
+                }
+                None => return Ok(pages),
+            }
+        }
+    }
+
+    /// POSTs `body` to `/graphql` and reads the answer with `read`, retrying what can
+    /// be retried. A 401 gets one fresh token and one more try, outside the retry count.
+    async fn graphql<T>(
+        &self,
+        body: &serde_json::Value,
+        read: impl Fn(&[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let body = Bytes::from(
+            serde_json::to_vec(body).map_err(|e| Error::InvalidRequest(e.to_string()))?,
+        );
+        let mut attempt = 0;
+        let mut token = self.auth.token(&self.transport).await?;
+        let mut reauthenticated = false;
+        loop {
+            attempt += 1;
+            let request = self
+                .transport
+                .http
+                .post(self.graphql_url.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .header(AUTHORIZATION, token.header().clone())
+                .body(body.clone());
+            let (reason, error) = match self.transport.exchange(Endpoint::Graphql, request).await {
+                Ok((200..=299, response)) => match read(&response) {
+                    Ok(value) => return Ok(value),
+                    Err(error @ Error::InvalidResponse(_)) => (RetryReason::InvalidResponse, error),
+                    // No reason label fits better: the server reported a failure it
+                    // expects to pass.
+                    Err(
+                        error @ Error::Graphql {
+                            retryable: true, ..
+                        },
+                    ) => (RetryReason::ServerError, error),
+                    Err(error) => return Err(error),
+                },
+                Ok((401, _)) if !reauthenticated => {
+                    reauthenticated = true;
+                    token = self.auth.replace_refused(&self.transport, &token).await?;
+                    attempt -= 1;
+                    continue;
+                }
+                Ok((401, _)) => return Err(Error::Unauthorized),
+                Ok((400, response)) => {
+                    return Err(Error::QueryRejected {
+                        message: parse::error_messages(&response),
+                    });
+                }
+                Ok((status, _)) => match retry_reason(status) {
+                    Some(reason) => (
+                        reason,
+                        Error::Http {
+                            status,
+                            attempts: attempt,
+                        },
+                    ),
+                    None => {
+                        return Err(Error::Http {
+                            status,
+                            attempts: attempt,
+                        });
+                    }
+                },
+                Err(failure) => failure.into_retry(attempt, self.transport.max_response_bytes)?,
+            };
+            self.transport
+                .retry_or_fail(Endpoint::Graphql, attempt, reason, error)
+                .await?;
+            // A token renewed while we backed off is picked up; otherwise the same one.
+            token = self.auth.token(&self.transport).await?;
+        }
+    }
+}
+
+/// Why an exchange produced no usable response.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Timeout,
+    Transport(String),
+    TooLarge,
+}
+
+impl Failure {
+    /// The retry reason and the error to return if no attempt is left; `Err` when
+    /// retrying cannot help.
+    pub(crate) fn into_retry(
+        self,
+        attempts: u32,
+        limit_bytes: usize,
+    ) -> Result<(RetryReason, Error), Error> {
+        match self {
+            Failure::Timeout => Ok((RetryReason::Timeout, Error::Timeout { attempts })),
+            Failure::Transport(message) => Ok((
+                RetryReason::Transport,
+                Error::Transport { message, attempts },
+            )),
+            Failure::TooLarge => Err(Error::ResponseTooLarge { limit_bytes }),
+        }
+    }
+}
+
+/// The retry reason of an HTTP status, `None` when retrying cannot help.
+pub(crate) fn retry_reason(status: u16) -> Option<RetryReason> {
+    match status {
+        429 => Some(RetryReason::RateLimited),
+        500..=599 => Some(RetryReason::ServerError),
+        _ => None,
+    }
+}
+
+/// The HTTP side shared by GraphQL requests and logins.
+pub(crate) struct Transport {
+    pub(crate) http: reqwest::Client,
+    observer: Arc<dyn ApiObserver>,
+    timeout: Duration,
+    pub(crate) max_response_bytes: usize,
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    /// Time between two GraphQL request starts; `None` for no pacing.
+    graphql_interval: Option<Duration>,
+    gate: Mutex<Gate>,
+}
+
+#[derive(Debug, Default)]
+struct Gate {
+    /// No request before this instant (the latest `Retry-After`).
+    not_before: Option<Instant>,
+    /// The earliest start of the next GraphQL request.
+    next_graphql_slot: Option<Instant>,
+}
+
+impl Transport {
+    fn new(config: &ClientConfig, observer: Arc<dyn ApiObserver>) -> Result<Transport, Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("iadvize-exporter/", env!("CARGO_PKG_VERSION")))
+            // A redirect would resend the form or the Bearer header somewhere unplanned.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::InvalidRequest(format!("HTTP client: {e}")))?;
+        let rate = config.max_requests_per_second;
+        let graphql_interval = if rate.is_finite() && rate > 0.0 {
+            Duration::try_from_secs_f64(1.0 / rate).ok()
+        } else {
+            None
+        };
+        Ok(Transport {
+            http,
+            observer,
+            timeout: config.timeout,
+            max_response_bytes: config.max_response_bytes,
+            max_attempts: config.max_attempts.max(1),
+            initial_backoff: config.initial_backoff,
+            max_backoff: config.max_backoff.max(config.initial_backoff),
+            graphql_interval,
+            gate: Mutex::new(Gate::default()),
+        })
+    }
+
+    pub(crate) fn observer(&self) -> &dyn ApiObserver {
+        self.observer.as_ref()
+    }
+
+    /// One request and its body, within the timeout, after waiting for its turn.
+    /// Reports to the observer and records any `Retry-After`.
+    pub(crate) async fn exchange(
+        &self,
+        endpoint: Endpoint,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Bytes), Failure> {
+        self.wait_turn(endpoint).await;
+        let started = Instant::now();
+        let mut status = None;
+        let outcome = tokio::time::timeout(self.timeout, self.send(request, &mut status)).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let outcome = outcome.unwrap_or(Err(Failure::Timeout));
+        self.observer.request(endpoint, status, seconds);
+        match &outcome {
+            Ok((status, body)) => {
+                debug!(
+                    endpoint = endpoint.as_label(),
+                    status,
+                    bytes = body.len(),
+                    seconds,
+                    "iAdvize request"
+                )
+            }
+            Err(failure) => {
+                debug!(
+                    endpoint = endpoint.as_label(),
+                    ?status,
+                    ?failure,
+                    seconds,
+                    "iAdvize request failed"
+                )
+            }
+        }
+        outcome
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        status_seen: &mut Option<u16>,
+    ) -> Result<(u16, Bytes), Failure> {
+        let mut response = request.send().await.map_err(transport_failure)?;
+        let status = response.status().as_u16();
+        *status_seen = Some(status);
+        if let Some(delay) = retry_after(response.headers(), SystemTime::now()) {
+            self.defer(delay);
+        }
+        let limit = self.max_response_bytes;
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(Failure::TooLarge);
+        }
+        let capacity = response.content_length().map_or(0, |length| {
+            usize::try_from(length).unwrap_or(limit).min(limit)
+        });
+        let mut body = Vec::with_capacity(capacity);
+        while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
+            if body.len() + chunk.len() > limit {
+                return Err(Failure::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, Bytes::from(body)))
+    }
+
+    fn lock_gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        // The gate holds two instants, valid whatever a panicking holder left.
+        self.gate.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Holds every request back for `delay` from now (never shortening a longer hold).
+    fn defer(&self, delay: Duration) {
+        let Some(until) = Instant::now().checked_add(delay) else {
+            return;
+        };
+        let mut gate = self.lock_gate();
+        if gate.not_before.is_none_or(|current| current < until) {
+            gate.not_before = Some(until);
+        }
+    }
+
+    /// Waits for the pace slot (GraphQL only) and until any `Retry-After` has passed.
+    async fn wait_turn(&self, endpoint: Endpoint) {
+        let slot = match (endpoint, self.graphql_interval) {
+            (Endpoint::Graphql, Some(interval)) => {
+                let mut gate = self.lock_gate();
+                let now = Instant::now();
+                let slot = [Some(now), gate.not_before, gate.next_graphql_slot]
+                    .into_iter()
+                    .flatten()
+                    .max()
+                    .unwrap_or(now);
+                gate.next_graphql_slot = slot.checked_add(interval);
+                Some(slot)
+            }
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            tokio::time::sleep_until(slot).await;
+        }
+        // Loops because a Retry-After may arrive while this request sleeps.
+        loop {
+            let not_before = self.lock_gate().not_before;
+            match not_before {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// After failed attempt number `attempt`: the error when no attempt is left, else
+    /// reports the retry and sleeps the backoff.
+    pub(crate) async fn retry_or_fail(
+        &self,
+        endpoint: Endpoint,
+        attempt: u32,
+        reason: RetryReason,
+        error: Error,
+    ) -> Result<(), Error> {
+        if attempt >= self.max_attempts {
+            return Err(error);
+        }
+        let delay = self.backoff(attempt);
+        warn!(
+            endpoint = endpoint.as_label(),
+            reason = reason.as_label(),
+            attempt,
+            max_attempts = self.max_attempts,
+            backoff_seconds = delay.as_secs_f64(),
+            %error,
+            "retrying request to iAdvize"
+        );
+        self.observer.retry(endpoint, reason);
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// Equal jitter: half of the exponential step is fixed, so retries never bunch up at
+    /// zero, and half is random, so clients that failed together do not retry together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        let step = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
+        let half = step / 2;
+        half + (step - half).mul_f64(rand::random::<f64>())
+    }
+}
+
+fn transport_failure(error: reqwest::Error) -> Failure {
+    // The URL holds nothing secret, but the message is shorter without it; the source
+    // chain says what actually went wrong (refused, reset, TLS).
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Failure::Transport(message)
+}
+
+/// The wait a `Retry-After` header asks for: delay-seconds, or an HTTP date compared with
+/// `now`; capped at [`MAX_RETRY_AFTER`].
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let delay = if let Ok(seconds) = value.parse::<f64>() {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return None;
+        }
+        Duration::try_from_secs_f64(seconds).unwrap_or(MAX_RETRY_AFTER)
+    } else {
+        let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(
+            u64::try_from(date.timestamp_millis()).ok()?,
+        ))?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+/// `{base}/a/b`, keeping any path prefix of the base URL.
+fn endpoint_url(base: &url::Url, segments: &[&str]) -> Result<url::Url, Error> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| Error::InvalidRequest(format!("{base} cannot be a base URL")))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+/// RFC 3339 UTC with milliseconds: `2024-05-01T10:00:00.000Z`.
+fn rfc3339_millis(millis: UnixMillis) -> Result<String, Error> {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|date| date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .ok_or_else(|| Error::InvalidRequest(format!("date out of range: {millis} ms")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    use axum::response::Response;
+    use axum::routing::post;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::iadvize::schema::QueryShape;
+    use crate::iadvize::{Credentials, InvalidReason};
+    use crate::secret::Secret;
+
+    /// One request the fake server received.
+    #[derive(Debug, Clone)]
+    struct Recorded {
+        at: Instant,
+        headers: HeaderMap,
+        query: Option<String>,
+        body: Bytes,
+    }
+
+    impl Recorded {
+        fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap()
+        }
+
+        fn header(&self, name: &str) -> &str {
+            self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+        }
+
+        fn form(&self) -> HashMap<String, String> {
+            url::form_urlencoded::parse(&self.body)
+                .into_owned()
+                .collect()
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Reply {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        chunks: Vec<Bytes>,
+        /// Stream the chunks without a Content-Length.
+        chunked: bool,
+        delay: Option<Duration>,
+    }
+
+    impl Reply {
+        fn new(status: u16, body: impl Into<String>) -> Reply {
+            Reply {
+                status,
+                headers: vec![("content-type", "application/json".to_owned())],
+                chunks: vec![Bytes::from(body.into())],
+                chunked: false,
+                delay: None,
+            }
+        }
+
+        fn json(value: Value) -> Reply {
+            Reply::new(200, value.to_string())
+        }
+
+        fn header(mut self, name: &'static str, value: &str) -> Reply {
+            self.headers.push((name, value.to_owned()));
+            self
+        }
+    }
+
+    type Handler = Arc<dyn Fn(&Recorded, usize) -> Reply + Send + Sync>;
+    type Log = Arc<Mutex<Vec<Recorded>>>;
+
+    /// A scripted iAdvize: each endpoint answers with its handler, given the request and
+    /// its index among that endpoint's requests.
+    struct Fake {
+        url: url::Url,
+        token_log: Log,
+        graphql_log: Log,
+    }
+
+    impl Fake {
+        async fn start(token: Handler, graphql: Handler) -> Fake {
+            let token_log = Log::default();
+            let graphql_log = Log::default();
+            let app = Router::new()
+                .route(
+                    "/oauth2/token",
+                    post(serve).with_state((token_log.clone(), token)),
+                )
+                .route(
+                    "/graphql",
+                    post(serve).with_state((graphql_log.clone(), graphql)),
+                );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            Fake {
+                url: format!("http://{addr}").parse().unwrap(),
+                token_log,
+                graphql_log,
+            }
+        }
+
+        async fn with_graphql(
+            graphql: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+        ) -> Fake {
+            Fake::start(Arc::new(token_ok), Arc::new(graphql)).await
+        }
+
+        fn tokens(&self) -> Vec<Recorded> {
+            self.token_log.lock().unwrap().clone()
+        }
+
+        fn graphqls(&self) -> Vec<Recorded> {
+            self.graphql_log.lock().unwrap().clone()
+        }
+
+        fn config(&self) -> ClientConfig {
+            let mut config = ClientConfig::new(
+                self.url.clone(),
+                Credentials::Password {
+                    username: "ops@example.com".to_owned(),
+                    password: Secret::new("pa ss&word=1"),
+                },
+            );
+            config.query = QueryChoice::Fixed(QueryShape::SearchClosedConversations);
+            config.max_requests_per_second = 1000.0;
+            config.timeout = Duration::from_secs(5);
+            config.max_attempts = 3;
+            config.initial_backoff = Duration::from_millis(1);
+            config.max_backoff = Duration::from_millis(4);
+            config
+        }
+    }
+
+    async fn serve(
+        State((log, handler)): State<(Log, Handler)>,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let recorded = Recorded {
+            at: Instant::now(),
+            headers,
+            query: uri.query().map(str::to_owned),
+            body,
+        };
+        let index = {
+            let mut log = log.lock().unwrap();
+            log.push(recorded.clone());
+            log.len() - 1
+        };
+        let reply = handler(&recorded, index);
+        if let Some(delay) = reply.delay {
+            tokio::time::sleep(delay).await;
+        }
+        let body = if reply.chunked {
+            let chunks = reply
+                .chunks
+                .into_iter()
+                .map(Ok::<_, std::convert::Infallible>);
+            Body::from_stream(futures_util::stream::iter(chunks))
+        } else {
+            Body::from(reply.chunks.concat())
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();
+        for (name, value) in reply.headers {
+            response.headers_mut().insert(name, value.parse().unwrap());
+        }
+        response
+    }
+
+    fn token_json(n: usize, expires_in: u64) -> Value {
+        json!({"access_token": format!("tok-{n}"), "expires_in": expires_in,
+               "token_type": "bearer", "refresh_token": "none"})
+    }
+
+    /// Logins succeed with `tok-1`, `tok-2`, ... valid 24 h.
+    fn token_ok(_: &Recorded, index: usize) -> Reply {
+        Reply::json(token_json(index + 1, 86_400))
+    }
+
+    fn page_json(ids: &[&str], next: Option<&str>) -> Value {
+        let edges: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                json!({"node": {
+                "conversation": {"id": id, "createdAt": "2024-05-01T09:59:00Z",
+                    "closedAt": "2024-05-01T10:00:00Z", "channel": "CHAT",
+                    "duration": "PT60S", "project": {"id": 42}},
+                "satisfactionSurvey": null, "conversions": null}})
+            })
+            .collect();
+        json!({"data": {"searchClosedConversations": {"edges": edges,
+            "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next}}}})
+    }
+
+    fn ok_page(_: &Recorded, _: usize) -> Reply {
+        Reply::json(page_json(&["c-1"], None))
+    }
+
+    fn ids(page: &Page) -> Vec<&str> {
+        page.conversations.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum Event {
+        Request(Endpoint, Option<u16>),
+        Retry(Endpoint, RetryReason),
+        Login,
+    }
+
+    #[derive(Default)]
+    struct Recorder {
+        events: Mutex<Vec<Event>>,
+        expiries: Mutex<Vec<f64>>,
+    }
+
+    impl ApiObserver for Recorder {
+        fn request(&self, endpoint: Endpoint, status: Option<u16>, seconds: f64) {
+            assert!(seconds >= 0.0);
+            self.events
+                .lock()
+                .unwrap()
+                .push(Event::Request(endpoint, status));
+        }
+        fn retry(&self, endpoint: Endpoint, reason: RetryReason) {
+            self.events
+                .lock()
+                .unwrap()
+                .push(Event::Retry(endpoint, reason));
+        }
+        fn login(&self, expires_at_unix_seconds: f64) {
+            self.events.lock().unwrap().push(Event::Login);
+            self.expiries.lock().unwrap().push(expires_at_unix_seconds);
+        }
+    }
+
+    impl Recorder {
+        fn events(&self) -> Vec<Event> {
+            self.events.lock().unwrap().clone()
+        }
+    }
+
+    fn new_client(config: ClientConfig) -> (Client, Arc<Recorder>) {
+        let recorder = Arc::new(Recorder::default());
+        let client = Client::new(config, recorder.clone()).unwrap();
+        (client, recorder)
+    }
+
+    fn search_plan() -> QueryPlan {
+        schema::fixed_plan(QueryShape::SearchClosedConversations)
+    }
+
+    const FROM: UnixMillis = 1_714_557_600_000; // 2024-05-01T10:00:00Z
+    const TO: UnixMillis = 1_714_557_900_000; // 2024-05-01T10:05:00Z
+
+    async fn fetch(client: &Client) -> Result<Page, Error> {
+        client.fetch_page(&search_plan(), FROM, TO, None).await
+    }
+
+    use Endpoint::{Graphql, Token};
+
+    #[test]
+    fn client_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Client>();
+        fn assert_send<T: Send>(_: &T) {}
+        let client = Client::new(
+            ClientConfig::new(
+                "http://127.0.0.1:1".parse().unwrap(),
+                Credentials::TokenFile("/nonexistent".into()),
+            ),
+            Arc::new(crate::iadvize::NoopObserver),
+        )
+        .unwrap();
+        let plan = search_plan();
+        assert_send(&client.fetch_page(&plan, 0, 1, None));
+        assert_send(&client.plan());
+        let mut on_page = |_: Page| {};
+        assert_send(&client.fetch_interval(&plan, 0, 1, &mut on_page));
+    }
+
+    #[tokio::test]
+    async fn login_form_graphql_headers_and_variables() {
+        let fake = Fake::with_graphql(ok_page).await;
+        let mut config = fake.config();
+        config.platform_sd = true;
+        config.project_ids = Some(vec![42, 7]);
+        let (client, recorder) = new_client(config);
+
+        let page = client
+            .fetch_page(&search_plan(), FROM, TO, Some("cursor-0"))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page), ["c-1"]);
+
+        let tokens = fake.tokens();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(
+            tokens[0].header("content-type"),
+            "application/x-www-form-urlencoded"
+        );
+        let form = tokens[0].form();
+        assert_eq!(form.len(), 3);
+        assert_eq!(form["username"], "ops@example.com");
+        assert_eq!(form["password"], "pa ss&word=1");
+        assert_eq!(form["grant_type"], "password");
+
+        let graphqls = fake.graphqls();
+        assert_eq!(graphqls.len(), 1);
+        let request = &graphqls[0];
+        assert_eq!(request.header("authorization"), "Bearer tok-1");
+        assert_eq!(request.header("content-type"), "application/json");
+        assert_eq!(request.query.as_deref(), Some("platform=sd"));
+        let body = request.json();
+        assert_eq!(body["query"], search_plan().query);
+        assert_eq!(
+            body["variables"],
+            json!({"from": "2024-05-01T10:00:00.000Z", "to": "2024-05-01T10:05:00.000Z",
+                   "first": 100, "after": "cursor-0", "projectIds": [42, 7]})
+        );
+
+        assert_eq!(
+            recorder.events(),
+            [
+                Event::Request(Token, Some(200)),
+                Event::Login,
+                Event::Request(Graphql, Some(200))
+            ]
+        );
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let expiry = recorder.expiries.lock().unwrap()[0];
+        assert!(
+            expiry > now + 86_000.0 && expiry <= now + 86_400.0,
+            "{expiry} vs {now}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_project_filter_sends_null_and_no_platform() {
+        let fake = Fake::with_graphql(ok_page).await;
+        let (client, _) = new_client(fake.config());
+        fetch(&client).await.unwrap();
+        let request = &fake.graphqls()[0];
+        assert_eq!(request.query, None);
+        assert_eq!(request.json()["variables"]["projectIds"], Value::Null);
+        assert_eq!(request.json()["variables"]["after"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn the_token_is_reused() {
+        let fake = Fake::with_graphql(ok_page).await;
+        let (client, _) = new_client(fake.config());
+        for _ in 0..3 {
+            fetch(&client).await.unwrap();
+        }
+        assert_eq!(fake.tokens().len(), 1);
+        assert!(
+            fake.graphqls()
+                .iter()
+                .all(|r| r.header("authorization") == "Bearer tok-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_login() {
+        let token = |_: &Recorded, index: usize| {
+            let mut reply = token_ok(
+                &Recorded {
+                    at: Instant::now(),
+                    headers: HeaderMap::new(),
+                    query: None,
+                    body: Bytes::new(),
+                },
+                index,
+            );
+            reply.delay = Some(Duration::from_millis(50));
+            reply
+        };
+        let fake = Fake::start(Arc::new(token), Arc::new(ok_page)).await;
+        let (client, _) = new_client(fake.config());
+        let client = Arc::new(client);
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { fetch(&client).await.map(|_| ()) })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(fake.tokens().len(), 1);
+        assert_eq!(fake.graphqls().len(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_tokens_are_renewed_at_80_percent_of_their_life() {
+        let token = |_: &Recorded, index: usize| Reply::json(token_json(index + 1, 10));
+        let fake = Fake::start(Arc::new(token), Arc::new(ok_page)).await;
+        let (client, recorder) = new_client(fake.config());
+        let start = Instant::now();
+        fetch(&client).await.unwrap();
+        tokio::time::advance(Duration::from_millis(7_900).saturating_sub(start.elapsed())).await;
+        fetch(&client).await.unwrap();
+        assert_eq!(fake.tokens().len(), 1);
+        tokio::time::advance(Duration::from_millis(8_100).saturating_sub(start.elapsed())).await;
+        fetch(&client).await.unwrap();
+        assert_eq!(fake.tokens().len(), 2);
+        let auth: Vec<_> = fake
+            .graphqls()
+            .iter()
+            .map(|r| r.header("authorization").to_owned())
+            .collect();
+        assert_eq!(auth, ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
+        assert_eq!(
+            recorder
+                .events()
+                .iter()
+                .filter(|e| **e == Event::Login)
+                .count(),
+            2
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn day_long_tokens_are_renewed_five_minutes_early() {
+        let fake = Fake::with_graphql(ok_page).await;
+        let (client, _) = new_client(fake.config());
+        let start = Instant::now();
+        fetch(&client).await.unwrap();
+        // 86 400 s - 300 s = 86 100 s.
+        tokio::time::advance(Duration::from_secs(86_099).saturating_sub(start.elapsed())).await;
+        fetch(&client).await.unwrap();
+        assert_eq!(fake.tokens().len(), 1);
+        tokio::time::advance(Duration::from_secs(86_101).saturating_sub(start.elapsed())).await;
+        fetch(&client).await.unwrap();
+        assert_eq!(fake.tokens().len(), 2);
+    }
+
+    /// GraphQL accepts only the token of this login number.
+    fn accepts_token(n: usize) -> impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static {
+        move |request, index| {
+            if request.header("authorization") == format!("Bearer tok-{n}") {
+                ok_page(request, index)
+            } else {
+                Reply::new(
+                    401,
+                    r#"{"error":"invalid_token","error_description":"access token not valid"}"#,
+                )
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_401_gets_one_new_login_and_one_retry() {
+        let fake = Fake::with_graphql(accepts_token(2)).await;
+        let (client, recorder) = new_client(fake.config());
+        assert_eq!(ids(&fetch(&client).await.unwrap()), ["c-1"]);
+        assert_eq!(fake.tokens().len(), 2);
+        assert_eq!(fake.graphqls().len(), 2);
+        assert_eq!(
+            recorder.events(),
+            [
+                Event::Request(Token, Some(200)),
+                Event::Login,
+                Event::Request(Graphql, Some(401)),
+                Event::Request(Token, Some(200)),
+                Event::Login,
+                Event::Request(Graphql, Some(200)),
+            ]
+        );
+        // The new token is kept.
+        fetch(&client).await.unwrap();
+        assert_eq!(fake.tokens().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_second_401_is_unauthorized() {
+        let fake = Fake::with_graphql(accepts_token(0)).await;
+        let (client, _) = new_client(fake.config());
+        assert!(matches!(fetch(&client).await, Err(Error::Unauthorized)));
+        assert_eq!(fake.tokens().len(), 2);
+        assert_eq!(fake.graphqls().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn never_more_than_ten_logins_a_minute() {
+        let fake = Fake::with_graphql(accepts_token(0)).await;
+        let (client, _) = new_client(fake.config());
+        let mut throttled = 0;
+        for _ in 0..15 {
+            match fetch(&client).await {
+                Err(Error::Unauthorized) => {}
+                Err(Error::LoginThrottled {
+                    logins,
+                    wait_seconds,
+                }) => {
+                    assert_eq!(logins, 10);
+                    assert!(wait_seconds > 0.0 && wait_seconds <= 60.0);
+                    throttled += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(fake.tokens().len(), 10);
+        assert!(throttled >= 5, "{throttled}");
+    }
+
+    #[tokio::test]
+    async fn refused_logins_are_not_retried() {
+        for status in [400, 401] {
+            let token = move |_: &Recorded, _: usize| {
+                Reply::new(
+                    status,
+                    r#"{"error":"invalid_grant","error_description":"Invalid username and password combination"}"#,
+                )
+            };
+            let fake = Fake::start(Arc::new(token), Arc::new(ok_page)).await;
+            let (client, _) = new_client(fake.config());
+            match fetch(&client).await {
+                Err(error @ Error::LoginRefused { .. }) => {
+                    assert!(matches!(error, Error::LoginRefused { status: s } if s == status));
+                    assert!(!error.to_string().contains("pa ss&word=1"));
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(fake.tokens().len(), 1);
+            assert!(fake.graphqls().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_errors_are_retried() {
+        let token = |request: &Recorded, index: usize| match index {
+            0 => Reply::new(503, "busy"),
+            1 => Reply::new(200, "<html>proxy</html>"),
+            _ => token_ok(request, 0),
+        };
+        let fake = Fake::start(Arc::new(token), Arc::new(ok_page)).await;
+        let (client, recorder) = new_client(fake.config());
+        fetch(&client).await.unwrap();
+        assert_eq!(
+            recorder.events(),
+            [
+                Event::Request(Token, Some(503)),
+                Event::Retry(Token, RetryReason::ServerError),
+                Event::Request(Token, Some(200)),
+                Event::Retry(Token, RetryReason::InvalidResponse),
+                Event::Request(Token, Some(200)),
+                Event::Login,
+                Event::Request(Graphql, Some(200)),
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_holds_back_the_next_request() {
+        let graphql = |request: &Recorded, index: usize| match index {
+            0 => Reply::new(429, "slow down").header("retry-after", "2"),
+            _ => ok_page(request, index),
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, recorder) = new_client(fake.config());
+        fetch(&client).await.unwrap();
+        let graphqls = fake.graphqls();
+        assert_eq!(graphqls.len(), 2);
+        assert!(graphqls[1].at - graphqls[0].at >= Duration::from_secs(2));
+        assert!(
+            recorder
+                .events()
+                .contains(&Event::Retry(Graphql, RetryReason::RateLimited))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_from_the_token_endpoint_holds_back_graphql() {
+        let token = |request: &Recorded, index: usize| match index {
+            0 => Reply::new(429, "").header("retry-after", "3"),
+            _ => token_ok(request, 0),
+        };
+        let fake = Fake::start(Arc::new(token), Arc::new(ok_page)).await;
+        let (client, _) = new_client(fake.config());
+        fetch(&client).await.unwrap();
+        let first_login = fake.tokens()[0].at;
+        assert!(fake.tokens()[1].at - first_login >= Duration::from_secs(3));
+        assert!(fake.graphqls()[0].at - first_login >= Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn graphql_requests_are_paced() {
+        let fake = Fake::with_graphql(ok_page).await;
+        let mut config = fake.config();
+        config.max_requests_per_second = 2.0;
+        let (client, _) = new_client(config);
+        for _ in 0..3 {
+            fetch(&client).await.unwrap();
+        }
+        let at: Vec<_> = fake.graphqls().iter().map(|r| r.at).collect();
+        assert!(at[1] - at[0] >= Duration::from_millis(500));
+        assert!(at[2] - at[1] >= Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried() {
+        let graphql = |request: &Recorded, index: usize| match index {
+            0 => Reply::new(503, "unavailable"),
+            _ => ok_page(request, index),
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, recorder) = new_client(fake.config());
+        fetch(&client).await.unwrap();
+        let graphql_events: Vec<_> = recorder
+            .events()
+            .into_iter()
+            .filter(|e| !matches!(e, Event::Request(Token, _) | Event::Login))
+            .collect();
+        assert_eq!(
+            graphql_events,
+            [
+                Event::Request(Graphql, Some(503)),
+                Event::Retry(Graphql, RetryReason::ServerError),
+                Event::Request(Graphql, Some(200)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn attempts_are_limited() {
+        let fake = Fake::with_graphql(|_: &Recorded, _| Reply::new(500, "")).await;
+        let (client, recorder) = new_client(fake.config());
+        assert!(matches!(
+            fetch(&client).await,
+            Err(Error::Http {
+                status: 500,
+                attempts: 3
+            })
+        ));
+        assert_eq!(fake.graphqls().len(), 3);
+        let retries = recorder
+            .events()
+            .iter()
+            .filter(|e| matches!(e, Event::Retry(..)))
+            .count();
+        assert_eq!(retries, 2);
+    }
+
+    #[tokio::test]
+    async fn invalid_json_is_retried() {
+        let graphql = |request: &Recorded, index: usize| match index {
+            0 => Reply::new(200, r#"{"data":{"searchClosedConversations":{"edg"#),
+            _ => ok_page(request, index),
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, recorder) = new_client(fake.config());
+        fetch(&client).await.unwrap();
+        assert!(
+            recorder
+                .events()
+                .contains(&Event::Retry(Graphql, RetryReason::InvalidResponse))
+        );
+        assert_eq!(fake.graphqls().len(), 2);
+    }
+
+    fn graphql_error(policy: &str) -> Reply {
+        Reply::json(json!({"data": null, "errors": [{"message": "nope",
+            "extensions": {"name": "SOME_ERROR", "retryPolicy": policy}}]}))
+    }
+
+    #[tokio::test]
+    async fn graphql_errors_follow_their_retry_policy() {
+        let fake = Fake::with_graphql(|_: &Recorded, _| graphql_error("NO_RETRY")).await;
+        let (client, _) = new_client(fake.config());
+        assert!(matches!(
+            fetch(&client).await,
+            Err(Error::Graphql { retryable: false, ref name, .. }) if name == "SOME_ERROR"
+        ));
+        assert_eq!(fake.graphqls().len(), 1);
+
+        let graphql = |request: &Recorded, index: usize| match index {
+            0 => graphql_error("RETRY"),
+            _ => ok_page(request, index),
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, recorder) = new_client(fake.config());
+        fetch(&client).await.unwrap();
+        assert_eq!(fake.graphqls().len(), 2);
+        assert!(
+            recorder
+                .events()
+                .contains(&Event::Retry(Graphql, RetryReason::ServerError))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_query_names_the_field_and_is_not_retried() {
+        let graphql = |_: &Recorded, _: usize| {
+            Reply::new(
+                400,
+                r#"{"errors":[{"message":"Cannot query field \"duration\" on type \"Conversation\"."}]}"#,
+            )
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, _) = new_client(fake.config());
+        match fetch(&client).await {
+            Err(Error::QueryRejected { message }) => {
+                assert!(message.contains("\"duration\""), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fake.graphqls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_cap_are_refused() {
+        let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(2000));
+        for chunked in [false, true] {
+            let big = big.clone();
+            let graphql = move |_: &Recorded, _: usize| {
+                let mut reply = Reply::new(200, "");
+                reply.chunks = big
+                    .as_bytes()
+                    .chunks(100)
+                    .map(Bytes::copy_from_slice)
+                    .collect();
+                reply.chunked = chunked;
+                reply
+            };
+            let fake = Fake::with_graphql(graphql).await;
+            let mut config = fake.config();
+            config.max_response_bytes = 1000;
+            let (client, _) = new_client(config);
+            assert!(
+                matches!(
+                    fetch(&client).await,
+                    Err(Error::ResponseTooLarge { limit_bytes: 1000 })
+                ),
+                "chunked: {chunked}"
+            );
+            assert_eq!(fake.graphqls().len(), 1);
+        }
+        // Exactly at the cap is fine.
+        let body = page_json(&["c-1"], None).to_string();
+        let limit = body.len();
+        let fake = Fake::with_graphql(move |_: &Recorded, _| Reply::new(200, body.clone())).await;
+        let mut config = fake.config();
+        config.max_response_bytes = limit;
+        let (client, _) = new_client(config);
+        fetch(&client).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_answers_time_out_and_are_retried() {
+        let graphql = |request: &Recorded, index: usize| {
+            let mut reply = ok_page(request, index);
+            reply.delay = Some(Duration::from_secs(60));
+            reply
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let mut config = fake.config();
+        config.max_attempts = 2;
+        let (client, recorder) = new_client(config);
+        assert!(matches!(
+            fetch(&client).await,
+            Err(Error::Timeout { attempts: 2 })
+        ));
+        assert_eq!(fake.graphqls().len(), 2);
+        assert!(recorder.events().contains(&Event::Request(Graphql, None)));
+        assert!(
+            recorder
+                .events()
+                .contains(&Event::Retry(Graphql, RetryReason::Timeout))
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_servers_are_transport_errors() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url: url::Url = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        drop(listener);
+        let mut config = ClientConfig::new(
+            url,
+            Credentials::Password {
+                username: "u".into(),
+                password: Secret::new("p"),
+            },
+        );
+        config.max_attempts = 2;
+        config.initial_backoff = Duration::from_millis(1);
+        let (client, recorder) = new_client(config);
+        match fetch(&client).await {
+            Err(Error::Transport {
+                attempts: 2,
+                message,
+            }) => assert!(!message.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            recorder.events(),
+            [
+                Event::Request(Token, None),
+                Event::Retry(Token, RetryReason::Transport),
+                Event::Request(Token, None),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn pagination_follows_cursors() {
+        let graphql = |request: &Recorded, _: usize| {
+            let after = request.json()["variables"]["after"].clone();
+            match after.as_str() {
+                None => Reply::json(page_json(&["a", "b"], Some("c1"))),
+                Some("c1") => Reply::json(page_json(&["c"], Some("c2"))),
+                Some("c2") => Reply::json(page_json(&["d"], None)),
+                Some(other) => panic!("unexpected cursor {other}"),
+            }
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, _) = new_client(fake.config());
+        let mut seen = Vec::new();
+        let pages = client
+            .fetch_interval(&search_plan(), FROM, TO, &mut |page| {
+                seen.extend(page.conversations.into_iter().map(|c| c.id))
+            })
+            .await
+            .unwrap();
+        assert_eq!(pages, 3);
+        assert_eq!(seen, ["a", "b", "c", "d"]);
+        let sent: Vec<_> = fake
+            .graphqls()
+            .iter()
+            .map(|r| r.json()["variables"]["after"].clone())
+            .collect();
+        assert_eq!(sent, [Value::Null, json!("c1"), json!("c2")]);
+    }
+
+    #[tokio::test]
+    async fn broken_cursors_stop_pagination() {
+        let null_cursor = |_: &Recorded, _: usize| {
+            let mut page = page_json(&["a"], None);
+            page["data"]["searchClosedConversations"]["pageInfo"]["hasNextPage"] = json!(true);
+            Reply::json(page)
+        };
+        let repeated_cursor = |_: &Recorded, _: usize| Reply::json(page_json(&["a"], Some("same")));
+        for (name, fake) in [
+            ("null", Fake::with_graphql(null_cursor).await),
+            ("repeated", Fake::with_graphql(repeated_cursor).await),
+        ] {
+            let (client, _) = new_client(fake.config());
+            let mut pages_seen = 0;
+            let result = client
+                .fetch_interval(&search_plan(), FROM, TO, &mut |_| pages_seen += 1)
+                .await;
+            assert!(
+                matches!(result, Err(Error::InvalidResponse(_))),
+                "{name}: {result:?}"
+            );
+            let expected = if name == "null" { 1 } else { 2 };
+            assert_eq!(pages_seen, expected, "{name}");
+            assert_eq!(fake.graphqls().len(), expected, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_records_reach_the_caller_as_rejections() {
+        let graphql = |_: &Recorded, _: usize| {
+            let mut page = page_json(&["a", "b"], None);
+            page["data"]["searchClosedConversations"]["edges"][1]["node"]["conversation"]["closedAt"] =
+                json!("never");
+            Reply::json(page)
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, _) = new_client(fake.config());
+        let page = fetch(&client).await.unwrap();
+        assert_eq!(page.records, 2);
+        assert_eq!(ids(&page), ["a"]);
+        assert_eq!(page.rejections[0].reason, InvalidReason::BadClosedAt);
+    }
+
+    #[tokio::test]
+    async fn plan_reads_the_schema() {
+        let introspection =
+            crate::iadvize::schema::tests::introspection(crate::iadvize::schema::tests::SPEC_SDL);
+        let introspection = String::from_utf8(introspection).unwrap();
+        let fake = Fake::with_graphql(move |request: &Recorded, _| {
+            assert_eq!(request.json()["query"], schema::introspection_query());
+            Reply::new(200, introspection.clone())
+        })
+        .await;
+        let mut config = fake.config();
+        config.query = QueryChoice::Auto;
+        let (client, _) = new_client(config);
+        assert_eq!(client.plan().await.unwrap(), search_plan());
+
+        let mut config = fake.config();
+        config.query = QueryChoice::Fixed(QueryShape::ClosedConversations);
+        let (client, _) = new_client(config);
+        assert_eq!(
+            client.plan().await.unwrap(),
+            schema::fixed_plan(QueryShape::ClosedConversations)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fixed_shape_survives_a_schema_that_refuses_introspection() {
+        let fake = Fake::with_graphql(|_: &Recorded, _| graphql_error("NO_RETRY")).await;
+        let mut config = fake.config();
+        config.query = QueryChoice::Fixed(QueryShape::ClosedConversations);
+        let (client, _) = new_client(config);
+        assert_eq!(
+            client.plan().await.unwrap(),
+            schema::fixed_plan(QueryShape::ClosedConversations)
+        );
+        let mut config = fake.config();
+        config.query = QueryChoice::Auto;
+        let (client, _) = new_client(config);
+        assert!(matches!(client.plan().await, Err(Error::Graphql { .. })));
+    }
+
+    fn temp_token_file(name: &str, content: &str) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("iadvize-client-test-{}-{name}", std::process::id()));
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn token_files_are_reread_after_a_401() {
+        let path = temp_token_file("reread", "tok-file-1\n");
+        let graphql = |request: &Recorded, index: usize| {
+            if request.header("authorization") == "Bearer tok-file-2" {
+                ok_page(request, index)
+            } else {
+                Reply::new(401, "")
+            }
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let mut config = fake.config();
+        config.credentials = Credentials::TokenFile(path.clone());
+        let (client, recorder) = new_client(config);
+
+        // The file still holds the refused token: no second try.
+        assert!(matches!(fetch(&client).await, Err(Error::Unauthorized)));
+        assert_eq!(fake.graphqls().len(), 1);
+
+        std::fs::write(&path, "  tok-file-2  \n").unwrap();
+        fetch(&client).await.unwrap();
+        let auth: Vec<_> = fake
+            .graphqls()
+            .iter()
+            .map(|r| r.header("authorization").to_owned())
+            .collect();
+        assert_eq!(
+            auth,
+            [
+                "Bearer tok-file-1",
+                "Bearer tok-file-1",
+                "Bearer tok-file-2"
+            ]
+        );
+        assert!(fake.tokens().is_empty());
+        // No login, no expiry to report.
+        assert!(!recorder.events().contains(&Event::Login));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn unusable_token_files() {
+        let fake = Fake::with_graphql(ok_page).await;
+        let empty = temp_token_file("empty", " \n");
+        let bad = temp_token_file("bad", "tok\u{7}en");
+        let missing = std::env::temp_dir().join("iadvize-client-test-does-not-exist");
+        for (path, check) in [
+            (
+                &empty,
+                (|e: &Error| matches!(e, Error::EmptyTokenFile { .. })) as fn(&Error) -> bool,
+            ),
+            (&bad, |e| matches!(e, Error::InvalidTokenFile { .. })),
+            (&missing, |e| matches!(e, Error::TokenFile { .. })),
+        ] {
+            let mut config = fake.config();
+            config.credentials = Credentials::TokenFile(path.clone());
+            let (client, _) = new_client(config);
+            let error = fetch(&client).await.unwrap_err();
+            assert!(check(&error), "{path:?}: {error:?}");
+        }
+        assert!(fake.graphqls().is_empty());
+        std::fs::remove_file(&empty).unwrap();
+        std::fs::remove_file(&bad).unwrap();
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let config = ClientConfig::new(
+            "http://127.0.0.1:1".parse().unwrap(),
+            Credentials::Password {
+                username: "u".into(),
+                password: Secret::new("hunter2"),
+            },
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let client = Client::new(config, Arc::new(crate::iadvize::NoopObserver)).unwrap();
+        assert!(!format!("{client:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn retry_after_values() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06T08:49:37Z
+        let parse = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, value.parse().unwrap());
+            retry_after(&headers, now)
+        };
+        assert_eq!(parse("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            parse("Sun, 06 Nov 1994 08:50:07 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse("Sun, 06 Nov 1994 08:49:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse("99999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse("-1"), None);
+        assert_eq!(parse("soon"), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn backoff_doubles_with_equal_jitter_up_to_the_cap() {
+        let mut config = ClientConfig::new(
+            "http://127.0.0.1:1".parse().unwrap(),
+            Credentials::TokenFile("/x".into()),
+        );
+        config.initial_backoff = Duration::from_secs(1);
+        config.max_backoff = Duration::from_secs(8);
+        let transport = Transport::new(&config, Arc::new(crate::iadvize::NoopObserver)).unwrap();
+        for (attempt, low, high) in [
+            (1, 500, 1000),
+            (2, 1000, 2000),
+            (3, 2000, 4000),
+            (4, 4000, 8000),
+            (5, 4000, 8000),
+            (40, 4000, 8000),
+        ] {
+            for _ in 0..20 {
+                let delay = transport.backoff(attempt).as_millis();
+                assert!(
+                    (low..=high).contains(&delay),
+                    "attempt {attempt}: {delay} ms"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn urls_and_dates() {
+        let base: url::Url = "https://example.com/prefix/".parse().unwrap();
+        assert_eq!(
+            endpoint_url(&base, &["graphql"]).unwrap().as_str(),
+            "https://example.com/prefix/graphql"
+        );
+        let base: url::Url = "https://api.iadvize.com".parse().unwrap();
+        assert_eq!(
+            endpoint_url(&base, &["oauth2", "token"]).unwrap().as_str(),
+            "https://api.iadvize.com/oauth2/token"
+        );
+        assert_eq!(rfc3339_millis(FROM).unwrap(), "2024-05-01T10:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(FROM + 1).unwrap(),
+            "2024-05-01T10:00:00.001Z"
+        );
+        assert!(matches!(
+            rfc3339_millis(i64::MAX),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+}

@@ -1,0 +1,183 @@
+//! Everything that speaks to iAdvize, and nothing else: login, GraphQL requests, the
+//! query shapes, and tolerant parsing into the typed records of [`model`].
+
+pub mod auth;
+pub mod client;
+pub mod model;
+pub mod parse;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+pub use client::Client;
+pub use model::{Conversation, InvalidReason, Page, Rejection, Transaction, UnixMillis};
+pub use schema::{QueryPlan, QueryShape};
+
+/// Which iAdvize endpoint a request went to (the `endpoint` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Graphql,
+    Token,
+}
+
+impl Endpoint {
+    pub fn as_label(self) -> &'static str {
+        match self {
+            Endpoint::Graphql => "graphql",
+            Endpoint::Token => "token",
+        }
+    }
+}
+
+/// Why a request was retried (the `reason` label of `iadvize_api_retries_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryReason {
+    RateLimited,
+    ServerError,
+    Timeout,
+    Transport,
+    InvalidResponse,
+}
+
+impl RetryReason {
+    pub fn as_label(self) -> &'static str {
+        match self {
+            RetryReason::RateLimited => "rate_limited",
+            RetryReason::ServerError => "server_error",
+            RetryReason::Timeout => "timeout",
+            RetryReason::Transport => "transport",
+            RetryReason::InvalidResponse => "invalid_response",
+        }
+    }
+}
+
+/// What the client reports about its own traffic. Implemented by the metrics module, so
+/// this module never needs to know metric names.
+pub trait ApiObserver: Send + Sync {
+    /// A request finished: `status` is the HTTP status, or `None` when no response came.
+    fn request(&self, endpoint: Endpoint, status: Option<u16>, seconds: f64);
+    /// A request is about to be retried.
+    fn retry(&self, endpoint: Endpoint, reason: RetryReason);
+    /// A login succeeded; the new token expires at this Unix time (seconds).
+    fn login(&self, expires_at_unix_seconds: f64);
+}
+
+/// An observer that records nothing (for `check` and tests).
+pub struct NoopObserver;
+
+impl ApiObserver for NoopObserver {
+    fn request(&self, _: Endpoint, _: Option<u16>, _: f64) {}
+    fn retry(&self, _: Endpoint, _: RetryReason) {}
+    fn login(&self, _: f64) {}
+}
+
+/// How the client proves who it is.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Password-grant login at `/oauth2/token`.
+    Password { username: String, password: Secret },
+    /// A ready access token in a file, re-read when the API refuses the current one.
+    TokenFile(PathBuf),
+}
+
+/// `--iadvize.query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryChoice {
+    Auto,
+    Fixed(QueryShape),
+}
+
+/// Everything the client needs, already validated by `config`.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL: token at `{base}/oauth2/token`, GraphQL at `{base}/graphql`.
+    pub base_url: url::Url,
+    /// `--iadvize.platform sd` adds `?platform=sd` to the GraphQL URL.
+    pub platform_sd: bool,
+    pub credentials: Credentials,
+    pub query: QueryChoice,
+    /// `None` reads every project.
+    pub project_ids: Option<Vec<i64>>,
+    /// Client-side pace of GraphQL requests.
+    pub max_requests_per_second: f64,
+    /// One request's limit.
+    pub timeout: Duration,
+    /// Largest response body accepted.
+    pub max_response_bytes: usize,
+    /// Attempts per request (first try included) before the call fails.
+    pub max_attempts: u32,
+    /// First backoff step; doubles each retry, with jitter, up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but the URL and credentials.
+    pub fn new(base_url: url::Url, credentials: Credentials) -> Self {
+        ClientConfig {
+            base_url,
+            platform_sd: false,
+            credentials,
+            query: QueryChoice::Auto,
+            project_ids: None,
+            max_requests_per_second: 5.0,
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 32 * 1024 * 1024,
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a call to iAdvize failed, after any retries the client was allowed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("login refused by iAdvize (HTTP {status}): check the username and password")]
+    LoginRefused { status: u16 },
+    #[error(
+        "login rate limit reached: {logins} logins in the last minute, not logging in again before {wait_seconds:.0}s"
+    )]
+    LoginThrottled { logins: usize, wait_seconds: f64 },
+    #[error("iAdvize refused the access token (HTTP 401) even after a fresh one")]
+    Unauthorized,
+    #[error("cannot read the token file {path}: {source}")]
+    TokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the token file {path} is empty")]
+    EmptyTokenFile { path: PathBuf },
+    #[error("the token file {path} holds characters not allowed in an HTTP header")]
+    InvalidTokenFile { path: PathBuf },
+    #[error("iAdvize rejected the query (HTTP 400): {message}")]
+    QueryRejected { message: String },
+    #[error("iAdvize answered HTTP {status} after {attempts} attempts")]
+    Http { status: u16, attempts: u32 },
+    #[error("request to iAdvize timed out after {attempts} attempts")]
+    Timeout { attempts: u32 },
+    #[error("cannot reach iAdvize after {attempts} attempts: {message}")]
+    Transport { message: String, attempts: u32 },
+    /// Errors in the GraphQL `errors` array (first one's `extensions.name`, every message).
+    /// `retryable` is true only when every error carries a `retryPolicy` other than
+    /// `NO_RETRY`.
+    #[error("GraphQL error {name}: {message}")]
+    Graphql {
+        name: String,
+        message: String,
+        retryable: bool,
+    },
+    #[error("response larger than the {limit_bytes}-byte cap")]
+    ResponseTooLarge { limit_bytes: usize },
+    #[error("invalid response from iAdvize: {0}")]
+    InvalidResponse(String),
+    #[error("the iAdvize schema lacks what the exporter needs: {0}")]
+    Schema(String),
+    /// The client could not build a request (bad base URL, date out of range, TLS setup).
+    #[error("cannot build the request to iAdvize: {0}")]
+    InvalidRequest(String),
+}

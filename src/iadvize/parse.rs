@@ -1,0 +1,1671 @@
+//! Tolerant parsing of GraphQL responses into the typed records of [`super::model`].
+//!
+//! Everything here is pure and total: any byte string gives a value or an error, never a
+//! panic. A page is refused as a whole only when its envelope is unusable (not JSON, no
+//! connection, no `pageInfo`); a bad record or field is dropped and reported as a
+//! [`Rejection`], so one odd conversation never hides the others.
+//!
+//! A page is deserialized straight into borrowed structs whose fields cannot fail:
+//! [`Leaf`] takes any JSON value, [`Obj`] and [`List`] note a wrong type instead of
+//! erroring, and unknown keys are skipped. So no JSON tree is built, strings without
+//! escapes are borrowed from the body, and the validation below sees every oddity. serde_json
+//! still does the tokenising, so its limits apply: nesting deeper than 128 levels and
+//! numbers beyond the `f64` range (`1e400`) make the whole body invalid.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::Error;
+use super::model::{Conversation, InvalidReason, Page, Rejection, Transaction, UnixMillis};
+use super::schema::QueryShape;
+
+/// Longest GraphQL error text kept in an [`Error`].
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// One page of the connection `shape` asks for, from a GraphQL response body.
+pub fn parse_page(body: &[u8], shape: QueryShape) -> Result<Page, Error> {
+    let Obj::Value(envelope) = from_body::<Obj<Envelope<'_>>>(body)? else {
+        return Err(invalid("the response is not a JSON object".to_owned()));
+    };
+    graphql_errors(&envelope.errors)?;
+    let field = shape.field_name();
+    let Obj::Value(data) = envelope.data else {
+        return Err(invalid("no data in the response".to_owned()));
+    };
+    let connection = match shape {
+        QueryShape::SearchClosedConversations => data.search_closed_conversations,
+        QueryShape::ClosedConversations => data.closed_conversations,
+    };
+    let Obj::Value(connection) = connection else {
+        return Err(invalid(format!("data.{field} is missing or not an object")));
+    };
+    let List::Items(edges) = connection.edges else {
+        return Err(invalid(format!("data.{field}.edges is not a list")));
+    };
+    let Obj::Value(page_info) = connection.page_info else {
+        return Err(invalid(format!("data.{field}.pageInfo is missing")));
+    };
+    let Leaf::Bool(has_next_page) = page_info.has_next_page else {
+        return Err(invalid("pageInfo.hasNextPage is not a boolean".to_owned()));
+    };
+    let end_cursor = match page_info.end_cursor {
+        Leaf::Absent | Leaf::Null => None,
+        Leaf::Str(cursor) => Some(cursor.into_owned()),
+        _ => return Err(invalid("pageInfo.endCursor is not a string".to_owned())),
+    };
+
+    let mut page = Page {
+        conversations: Vec::with_capacity(edges.len()),
+        rejections: Vec::new(),
+        records: edges.len(),
+        has_next_page,
+        end_cursor,
+    };
+    for edge in &edges {
+        parse_edge(edge, shape, &mut page);
+    }
+    Ok(page)
+}
+
+/// The GraphQL error messages of a refused request's body (HTTP 400), joined and
+/// truncated; the body's text itself when it holds no GraphQL errors.
+pub fn error_messages(body: &[u8]) -> String {
+    if let Err(Error::Graphql { message, .. }) = check_graphql_errors(body) {
+        return message;
+    }
+    let text = String::from_utf8_lossy(body);
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    truncate_chars(text.trim(), MAX_MESSAGE_CHARS)
+}
+
+/// [`Error::Graphql`] when the body holds a non-empty `errors` list. A body that is not
+/// a JSON object passes: the caller's own parsing says what is wrong with it.
+pub(crate) fn check_graphql_errors(body: &[u8]) -> Result<(), Error> {
+    match from_body::<Obj<ErrorsOnly<'_>>>(body) {
+        Ok(Obj::Value(ErrorsOnly { errors })) => graphql_errors(&errors),
+        _ => Ok(()),
+    }
+}
+
+/// Seconds in an ISO 8601 duration of days, hours, minutes and seconds (`PT754S`,
+/// `PT12M34S`, `PT1H2M3.5S`, `P1DT2H`, `P2W`) or a bare non-negative number of seconds
+/// (`754`, `754.5`). Years and months are refused: their length in seconds is ambiguous.
+/// Any component may carry a fraction with a `.`; signs and exponents are refused.
+pub fn parse_duration_seconds(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let seconds = match s.strip_prefix(['P', 'p']) {
+        Some(rest) => parse_iso_duration(rest)?,
+        None => parse_decimal(s)?,
+    };
+    seconds.is_finite().then_some(seconds)
+}
+
+/// An RFC 3339 date-time as Unix milliseconds, rounded down. Accepts `Z` or a `±HH:MM`
+/// (or `±HHMM`) offset, a fraction of any length, lower-case `t`/`z`, and a space instead
+/// of the `T` (RFC 3339 section 5.6 allows it). Refuses a missing offset, a leap second
+/// (`:60`) and out-of-range fields (`2023-02-29`).
+pub fn parse_datetime_millis(s: &str) -> Option<UnixMillis> {
+    let b = s.as_bytes();
+    let year = digits(b, 0, 4)?;
+    let month = digits(b, 5, 2)?;
+    let day = digits(b, 8, 2)?;
+    let hour = digits(b, 11, 2)?;
+    let minute = digits(b, 14, 2)?;
+    let second = digits(b, 17, 2)?;
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
+        return None;
+    }
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+
+    let mut i = 19;
+    let mut millis = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(digit) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            // Truncating the fraction to three digits rounds down, as the fraction is
+            // always a positive offset from the whole second.
+            if i - start < 3 {
+                millis = millis * 10 + i64::from(digit - b'0');
+            }
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 {
+            return None;
+        }
+        for _ in len..3 {
+            millis *= 10;
+        }
+    }
+
+    let offset_seconds = match b.get(i) {
+        Some(b'Z' | b'z') if b.len() == i + 1 => 0,
+        Some(sign @ (b'+' | b'-')) => {
+            let offset_hour = digits(b, i + 1, 2)?;
+            let minute_at = match b.get(i + 3) {
+                Some(b':') => i + 4,
+                _ => i + 3,
+            };
+            let offset_minute = digits(b, minute_at, 2)?;
+            if b.len() != minute_at + 2 || offset_hour > 23 || offset_minute > 59 {
+                return None;
+            }
+            let offset = offset_hour * 3600 + offset_minute * 60;
+            if *sign == b'-' { -offset } else { offset }
+        }
+        _ => return None,
+    };
+
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Some(seconds * 1000 + millis)
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidResponse(message)
+}
+
+fn from_body<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, Error> {
+    // serde_json's messages name a position, never the content, so they are safe to log.
+    serde_json::from_slice(body).map_err(|e| invalid(format!("not JSON: {e}")))
+}
+
+/// A non-empty `errors` list fails the request even beside `data`: partial data would
+/// silently undercount.
+fn graphql_errors(errors: &List<Obj<GraphqlError<'_>>>) -> Result<(), Error> {
+    let errors = match errors {
+        List::Absent | List::Null => return Ok(()),
+        List::Items(errors) if errors.is_empty() => return Ok(()),
+        List::Items(errors) => errors,
+        List::Other => return Err(invalid("\"errors\" is not a list".to_owned())),
+    };
+    let mut name = None;
+    let mut messages = Vec::with_capacity(errors.len());
+    let mut retryable = true;
+    for error in errors {
+        let (message, extensions) = match error {
+            Obj::Value(error) => (error.message.as_str(), error.extensions.value()),
+            _ => (None, None),
+        };
+        if name.is_none() {
+            name = extensions.and_then(|ext| ext.name.as_str().or_else(|| ext.code.as_str()));
+        }
+        messages.extend(message);
+        retryable &= extensions
+            .and_then(|ext| ext.retry_policy.as_str())
+            .is_some_and(|policy| policy != "NO_RETRY");
+    }
+    Err(Error::Graphql {
+        name: truncate_chars(name.unwrap_or("UNKNOWN"), 100),
+        message: truncate_chars(&messages.join("; "), MAX_MESSAGE_CHARS),
+        retryable,
+    })
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}...", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
+    let Obj::Value(Edge {
+        node: Obj::Value(node),
+    }) = edge
+    else {
+        return page.reject(InvalidReason::Malformed, None);
+    };
+    // `holder` carries satisfactionSurvey and conversions: the wrapper node in the search
+    // shape, the conversation itself in the other.
+    let (conversation, holder) = match shape {
+        QueryShape::SearchClosedConversations => match &node.conversation {
+            Obj::Value(conversation) => (&**conversation, node),
+            _ => return page.reject(InvalidReason::Malformed, None),
+        },
+        QueryShape::ClosedConversations => (node, node),
+    };
+
+    let id = match &conversation.id {
+        Leaf::Str(id) if !id.is_empty() => id.to_string(),
+        _ => return page.reject(InvalidReason::MissingId, None),
+    };
+    let Obj::Value(Project {
+        id: Leaf::Int(project_id),
+    }) = conversation.project
+    else {
+        return page.reject(InvalidReason::MissingProject, Some(id));
+    };
+    let Some(closed_at) = conversation
+        .closed_at
+        .as_str()
+        .and_then(parse_datetime_millis)
+    else {
+        return page.reject(InvalidReason::BadClosedAt, Some(id));
+    };
+
+    let mut field_rejections: Vec<InvalidReason> = Vec::new();
+
+    // A channel of another type keeps the record (as `unknown`): no rejection reason
+    // drops only the channel, and the rest of the record is still worth counting.
+    let channel = match &conversation.channel {
+        Leaf::Str(channel) => channel.to_string(),
+        _ => String::new(),
+    };
+
+    let created_at = conversation
+        .created_at
+        .as_str()
+        .and_then(parse_datetime_millis);
+    if created_at.is_none() {
+        field_rejections.push(InvalidReason::BadCreatedAt);
+    }
+    let sent_duration = match &conversation.duration {
+        Leaf::Absent | Leaf::Null => None,
+        Leaf::Str(s) => Some(parse_duration_seconds(s).ok_or(())),
+        Leaf::Int(n) if *n >= 0 => Some(Ok(*n as f64)),
+        Leaf::Float(x) if *x >= 0.0 => Some(Ok(*x + 0.0)),
+        _ => Some(Err(())),
+    };
+    let duration_seconds = match sent_duration {
+        Some(Ok(seconds)) => Some(seconds),
+        sent => {
+            if sent.is_some() {
+                field_rejections.push(InvalidReason::BadDuration);
+            }
+            match created_at {
+                Some(created_at) if closed_at >= created_at => {
+                    Some((closed_at - created_at) as f64 / 1000.0)
+                }
+                _ => None,
+            }
+        }
+    };
+
+    let (csat, nps) = match &holder.satisfaction_survey {
+        Obj::Absent | Obj::Null => (None, None),
+        Obj::Value(survey) => (
+            score(
+                &survey.customer_satisfaction,
+                1,
+                5,
+                InvalidReason::BadCsat,
+                &mut field_rejections,
+            ),
+            score(
+                &survey.net_promoter_score,
+                0,
+                10,
+                InvalidReason::BadNps,
+                &mut field_rejections,
+            ),
+        ),
+        Obj::Other => {
+            field_rejections.push(InvalidReason::BadCsat);
+            field_rejections.push(InvalidReason::BadNps);
+            (None, None)
+        }
+    };
+
+    let transactions = transactions(&holder.conversions, &mut field_rejections);
+
+    for reason in field_rejections {
+        page.reject(reason, Some(id.clone()));
+    }
+    page.conversations.push(Conversation {
+        id,
+        project_id,
+        channel,
+        closed_at,
+        duration_seconds,
+        csat,
+        nps,
+        transactions,
+    });
+}
+
+/// A survey answer: null or absent is no answer; an integer outside `min..=max` or
+/// anything but an integer is dropped with `reason`.
+fn score(
+    value: &Leaf<'_>,
+    min: i64,
+    max: i64,
+    reason: InvalidReason,
+    rejections: &mut Vec<InvalidReason>,
+) -> Option<u8> {
+    match value {
+        Leaf::Absent | Leaf::Null => None,
+        Leaf::Int(n) if (min..=max).contains(n) => u8::try_from(*n).ok(),
+        _ => {
+            rejections.push(reason);
+            None
+        }
+    }
+}
+
+fn transactions(
+    conversions: &Obj<Conversions<'_>>,
+    rejections: &mut Vec<InvalidReason>,
+) -> Vec<Transaction> {
+    let list = match conversions {
+        Obj::Absent | Obj::Null => return Vec::new(),
+        Obj::Value(conversions) => match &conversions.transactions {
+            List::Absent | List::Null => return Vec::new(),
+            List::Items(list) => list,
+            List::Other => {
+                rejections.push(InvalidReason::BadTransaction);
+                return Vec::new();
+            }
+        },
+        Obj::Other => {
+            rejections.push(InvalidReason::BadTransaction);
+            return Vec::new();
+        }
+    };
+    let mut valid = Vec::with_capacity(list.len());
+    for item in list {
+        match transaction(item) {
+            Some(transaction) => valid.push(transaction),
+            None => rejections.push(InvalidReason::BadTransaction),
+        }
+    }
+    valid
+}
+
+fn transaction(item: &Obj<RawTransaction<'_>>) -> Option<Transaction> {
+    let Obj::Value(item) = item else {
+        return None;
+    };
+    let non_empty = |leaf: &'_ Leaf<'_>| leaf.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let key = non_empty(&item.id).or_else(|| non_empty(&item.external_conversion_id))?;
+    let amount = match item.amount {
+        Leaf::Int(n) if n >= 0 => n as f64,
+        // `+ 0.0` turns -0.0 into 0.0, so a sum never prints as "-0".
+        Leaf::Float(x) if x.is_finite() && x >= 0.0 => x + 0.0,
+        _ => return None,
+    };
+    let currency = item.currency.as_str()?;
+    if currency.len() != 3 || !currency.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(Transaction {
+        key,
+        amount,
+        currency: currency.to_ascii_uppercase(),
+    })
+}
+
+impl Page {
+    fn reject(&mut self, reason: InvalidReason, conversation_id: Option<String>) {
+        self.rejections.push(Rejection {
+            reason,
+            conversation_id,
+        });
+    }
+}
+
+/// `D`, `W`, `H`, `M` and `S` components after the `P`; each at most once, in order.
+fn parse_iso_duration(rest: &str) -> Option<f64> {
+    let (date, time) = match rest.find(['T', 't']) {
+        Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+        None => (rest, None),
+    };
+    let mut total = 0.0;
+    let mut components = 0;
+    let mut rank = 0;
+    for (value, unit) in components_of(date)? {
+        let (unit_rank, seconds) = match unit {
+            b'W' => (1, 604_800.0),
+            b'D' => (2, 86_400.0),
+            _ => return None,
+        };
+        if unit_rank <= rank {
+            return None;
+        }
+        rank = unit_rank;
+        total += value * seconds;
+        components += 1;
+    }
+    if let Some(time) = time {
+        let parts = components_of(time)?;
+        if parts.is_empty() {
+            return None;
+        }
+        for (value, unit) in parts {
+            let (unit_rank, seconds) = match unit {
+                b'H' => (3, 3600.0),
+                b'M' => (4, 60.0),
+                b'S' => (5, 1.0),
+                _ => return None,
+            };
+            if unit_rank <= rank {
+                return None;
+            }
+            rank = unit_rank;
+            total += value * seconds;
+            components += 1;
+        }
+    }
+    (components > 0).then_some(total)
+}
+
+/// `1D2H` -> `[(1, b'D'), (2, b'H')]`, designators upper-cased; `None` on anything else.
+fn components_of(s: &str) -> Option<Vec<(f64, u8)>> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (at, c) in s.char_indices() {
+        if c.is_ascii_alphabetic() {
+            let value = parse_decimal(&s[start..at])?;
+            parts.push((value, c.to_ascii_uppercase() as u8));
+            start = at + 1;
+        }
+    }
+    (start == s.len()).then_some(parts)
+}
+
+/// Digits with at most one `.` and at least one digit: no sign, no exponent.
+fn parse_decimal(s: &str) -> Option<f64> {
+    let mut dots = 0;
+    let mut digit_count = 0;
+    for c in s.bytes() {
+        match c {
+            b'0'..=b'9' => digit_count += 1,
+            b'.' => dots += 1,
+            _ => return None,
+        }
+    }
+    if digit_count == 0 || dots > 1 {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The unsigned decimal of `len` ASCII digits at `at`.
+fn digits(b: &[u8], at: usize, len: usize) -> Option<i64> {
+    let slice = b.get(at..at.checked_add(len)?)?;
+    slice.iter().try_fold(0i64, |acc, c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let shifted_month = (month + 9) % 12;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// Any JSON value, read without failing: the leaves of a record.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) enum Leaf<'a> {
+    #[default]
+    Absent,
+    Null,
+    Bool(bool),
+    /// Integers that fit an `i64`.
+    Int(i64),
+    /// Numbers with a fraction or an exponent, and integers beyond `i64`.
+    Float(f64),
+    Str(Cow<'a, str>),
+    /// An array or an object where a leaf was expected.
+    Composite,
+}
+
+impl Leaf<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Leaf::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// An object field: its fields when it is an object, else what it was instead.
+#[derive(Debug, Default)]
+enum Obj<T> {
+    #[default]
+    Absent,
+    Null,
+    /// Another JSON type.
+    Other,
+    Value(T),
+}
+
+impl<T> Obj<T> {
+    fn value(&self) -> Option<&T> {
+        match self {
+            Obj::Value(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// A list field: its items when it is an array, else what it was instead.
+#[derive(Debug, Default)]
+enum List<T> {
+    #[default]
+    Absent,
+    Null,
+    /// Another JSON type.
+    Other,
+    Items(Vec<T>),
+}
+
+/// A struct filled from a JSON object one key at a time; unknown keys are skipped and a
+/// repeated key overwrites (the last wins, as in JavaScript's `JSON.parse`).
+trait Fields<'de>: Default {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+impl<'de, T: Fields<'de>> Fields<'de> for Box<T> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        (**self).field(key, map)
+    }
+}
+
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>().map(|_| ())
+}
+
+/// Declares a [`Fields`] struct: each field with the JSON key it reads.
+macro_rules! fields {
+    ($name:ident { $($field:ident: $ty:ty = $key:literal,)* }) => {
+        #[derive(Debug, Default)]
+        struct $name<'a> {
+            $($field: $ty,)*
+        }
+
+        impl<'de: 'a, 'a> Fields<'de> for $name<'a> {
+            fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+                match key {
+                    $($key => self.$field = map.next_value()?,)*
+                    _ => skip(map)?,
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+fields!(Envelope {
+    data: Obj<Data<'a>> = "data",
+    errors: List<Obj<GraphqlError<'a>>> = "errors",
+});
+
+fields!(ErrorsOnly {
+    errors: List<Obj<GraphqlError<'a>>> = "errors",
+});
+
+fields!(GraphqlError {
+    message: Leaf<'a> = "message",
+    extensions: Obj<Extensions<'a>> = "extensions",
+});
+
+fields!(Extensions {
+    name: Leaf<'a> = "name",
+    code: Leaf<'a> = "code",
+    retry_policy: Leaf<'a> = "retryPolicy",
+});
+
+fields!(Data {
+    search_closed_conversations: Obj<Connection<'a>> = "searchClosedConversations",
+    closed_conversations: Obj<Connection<'a>> = "closedConversations",
+});
+
+fields!(Connection {
+    edges: List<Obj<Edge<'a>>> = "edges",
+    page_info: Obj<PageInfo<'a>> = "pageInfo",
+});
+
+fields!(PageInfo {
+    has_next_page: Leaf<'a> = "hasNextPage",
+    end_cursor: Leaf<'a> = "endCursor",
+});
+
+fields!(Edge {
+    node: Obj<Node<'a>> = "node",
+});
+
+// Both shapes in one struct: the search shape's node holds `conversation`, the other's
+// node is the conversation.
+fields!(Node {
+    conversation: Obj<Box<Node<'a>>> = "conversation",
+    id: Leaf<'a> = "id",
+    created_at: Leaf<'a> = "createdAt",
+    closed_at: Leaf<'a> = "closedAt",
+    channel: Leaf<'a> = "channel",
+    duration: Leaf<'a> = "duration",
+    project: Obj<Project<'a>> = "project",
+    satisfaction_survey: Obj<Survey<'a>> = "satisfactionSurvey",
+    conversions: Obj<Conversions<'a>> = "conversions",
+});
+
+fields!(Project {
+    id: Leaf<'a> = "id",
+});
+
+fields!(Survey {
+    customer_satisfaction: Leaf<'a> = "customerSatisfaction",
+    net_promoter_score: Leaf<'a> = "netPromoterScore",
+});
+
+fields!(Conversions {
+    transactions: List<Obj<RawTransaction<'a>>> = "transactions",
+});
+
+fields!(RawTransaction {
+    id: Leaf<'a> = "id",
+    amount: Leaf<'a> = "amount",
+    currency: Leaf<'a> = "currency",
+    external_conversion_id: Leaf<'a> = "externalConversionId",
+});
+
+impl<'de: 'a, 'a> Deserialize<'de> for Leaf<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LeafVisitor(PhantomData))
+    }
+}
+
+struct LeafVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for LeafVisitor<'a> {
+    type Value = Leaf<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Leaf<'a>, E> {
+        Ok(i64::try_from(v).map_or(Leaf::Float(v as f64), Leaf::Int))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Float(v))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Leaf<'a>, E> {
+        Ok(Leaf::Str(Cow::Owned(v)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Leaf<'a>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Leaf::Composite)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Leaf<'a>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Leaf::Composite)
+    }
+}
+
+/// Accepts every JSON type, so the wrappers below can say "wrong type" instead of
+/// failing the whole body.
+macro_rules! other_types {
+    ($value:ty, $other:expr) => {
+        fn visit_unit<E>(self) -> Result<$value, E> {
+            Ok(<$value>::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<$value, E> {
+            Ok(<$value>::Null)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
+            Ok($other)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<$value, E> {
+            Ok($other)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<$value, E> {
+            Ok($other)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
+            Ok($other)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<$value, E> {
+            Ok($other)
+        }
+    };
+}
+
+impl<'de, T: Fields<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ObjVisitor(PhantomData))
+    }
+}
+
+struct ObjVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Fields<'de>> Visitor<'de> for ObjVisitor<T> {
+    type Value = Obj<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    other_types!(Obj<T>, Obj::Other);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Obj<T>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Obj::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Obj<T>, A::Error> {
+        let mut value = T::default();
+        while let Some(key) = map.next_key_seed(KeySeed(PhantomData))? {
+            value.field(&key, &mut map)?;
+        }
+        Ok(Obj::Value(value))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ListVisitor(PhantomData))
+    }
+}
+
+struct ListVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+    type Value = List<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    other_types!(List<T>, List::Other);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(List::Items(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<List<T>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(List::Other)
+    }
+}
+
+/// A whole JSON document, for the small bodies that are not pages (the token response,
+/// the introspection answer). Strings borrow from the body when they hold no escapes;
+/// objects keep their members in order; [`Json::get`] returns the last of repeated keys, as
+/// JavaScript's `JSON.parse` does.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    Null,
+    Bool(bool),
+    /// Integers that fit an `i64`.
+    Int(i64),
+    /// Numbers with a fraction or an exponent, and integers beyond `i64`.
+    Float(f64),
+    Str(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor(std::marker::PhantomData))
+    }
+}
+
+struct JsonVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for JsonVisitor<'a> {
+    type Value = Json<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json<'a>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json<'a>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Json<'a>, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Json<'a>, E> {
+        Ok(Json::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Json<'a>, E> {
+        Ok(match i64::try_from(v) {
+            Ok(n) => Json::Int(n),
+            Err(_) => Json::Float(v as f64),
+        })
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Json<'a>, E> {
+        Ok(Json::Float(v))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'a>, E> {
+        Ok(Json::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Json<'a>, E> {
+        Ok(Json::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Json<'a>, E> {
+        Ok(Json::Str(Cow::Owned(v)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'a>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'a>, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(16));
+        while let Some(key) = map.next_key_seed(KeySeed(std::marker::PhantomData))? {
+            let value = map.next_value()?;
+            members.push((key, value));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// Object keys, borrowed when they hold no escapes.
+struct KeySeed<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for KeySeed<'a> {
+    type Value = Cow<'a, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for KeySeed<'a> {
+    type Value = Cow<'a, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEARCH: QueryShape = QueryShape::SearchClosedConversations;
+    const CLOSED: QueryShape = QueryShape::ClosedConversations;
+
+    /// 2024-05-01T10:00:00Z, from `date -u -d 2024-05-01T10:00:00Z +%s`.
+    const MAY_FIRST_10H: UnixMillis = 1_714_557_600_000;
+
+    fn search_body(edges: &str) -> String {
+        format!(
+            r#"{{"data":{{"searchClosedConversations":{{"edges":[{edges}],
+                "pageInfo":{{"hasNextPage":true,"endCursor":"c1"}}}}}}}}"#
+        )
+    }
+
+    /// A search-shape edge around a conversation object's members.
+    fn search_edge(conversation: &str, survey: &str, conversions: &str) -> String {
+        format!(
+            r#"{{"cursor":"x","node":{{"conversation":{{{conversation}}},
+                "satisfactionSurvey":{survey},"conversions":{conversions}}}}}"#
+        )
+    }
+
+    const GOOD: &str = r#""id":"c-1","createdAt":"2024-05-01T09:50:00Z",
+        "closedAt":"2024-05-01T10:00:00Z","channel":"CHAT","duration":"PT12M34S",
+        "project":{"id":42}"#;
+
+    fn parse_one(conversation: &str, survey: &str, conversions: &str) -> Page {
+        let body = search_body(&search_edge(conversation, survey, conversions));
+        parse_page(body.as_bytes(), SEARCH).unwrap()
+    }
+
+    fn reasons(page: &Page) -> Vec<(InvalidReason, Option<&str>)> {
+        page.rejections
+            .iter()
+            .map(|r| (r.reason, r.conversation_id.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_seconds("PT754S"), Some(754.0));
+        assert_eq!(parse_duration_seconds("PT12M34S"), Some(754.0));
+        assert_eq!(parse_duration_seconds("PT1H2M3.5S"), Some(3723.5));
+        assert_eq!(parse_duration_seconds("P1DT2H"), Some(93_600.0));
+        assert_eq!(parse_duration_seconds("P1DT1S"), Some(86_401.0));
+        assert_eq!(parse_duration_seconds("P1W"), Some(604_800.0));
+        assert_eq!(parse_duration_seconds("pt2m"), Some(120.0));
+        assert_eq!(parse_duration_seconds("PT0S"), Some(0.0));
+        assert_eq!(parse_duration_seconds("754"), Some(754.0));
+        assert_eq!(parse_duration_seconds("754.5"), Some(754.5));
+        assert_eq!(parse_duration_seconds(" 12 "), Some(12.0));
+        assert_eq!(parse_duration_seconds("PT5S \n"), Some(5.0));
+        for bad in [
+            "", "abc", "P", "PT", "-5", "P1Y", "P1M", "PT-5S", "PT5", "PT1S2M", "PT1H1H", "P1DT",
+            "1e3", "5.5.5", ".", "PT.S", "P1D2D", "T5S", "+5", "NaN", "inf", "P1DT2D", "P T1S",
+        ] {
+            assert_eq!(parse_duration_seconds(bad), None, "{bad:?}");
+        }
+        let huge = format!("P{}D", "9".repeat(400));
+        assert_eq!(parse_duration_seconds(&huge), None);
+    }
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(
+            parse_datetime_millis("2024-05-01T10:00:00Z"),
+            Some(MAY_FIRST_10H)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01T12:00:00+02:00"),
+            Some(MAY_FIRST_10H)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01T07:30:00-02:30"),
+            Some(MAY_FIRST_10H)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01T12:00:00+0200"),
+            Some(MAY_FIRST_10H)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01t10:00:00z"),
+            Some(MAY_FIRST_10H)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01 10:00:00Z"),
+            Some(MAY_FIRST_10H)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01T10:00:00.123456Z"),
+            Some(MAY_FIRST_10H + 123)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01T10:00:00.5Z"),
+            Some(MAY_FIRST_10H + 500)
+        );
+        assert_eq!(
+            parse_datetime_millis("2024-05-01T10:00:00.9999Z"),
+            Some(MAY_FIRST_10H + 999)
+        );
+        assert_eq!(parse_datetime_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_datetime_millis("2000-02-29T23:59:59Z"),
+            Some(951_868_799_000)
+        );
+        // Before 1970 the floor goes away from zero: -0.0001 s is -1 ms.
+        assert_eq!(parse_datetime_millis("1969-12-31T23:59:59.9999Z"), Some(-1));
+        assert_eq!(parse_datetime_millis("1969-12-31T23:59:59.5Z"), Some(-500));
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-05-01T10:00:00",
+            "2024-05-01T10:00Z",
+            "2024-05-01T10:00:00.Z",
+            "2024-05-01T10:00:00+02",
+            "2024-05-01T10:00:00+2:00",
+            "2024-05-01T10:00:00+24:00",
+            "2024-05-01T10:00:00ZZ",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T10:60:00Z",
+            "2024-05-01T10:00:60Z",
+            "2024-02-30T10:00:00Z",
+            "2023-02-29T10:00:00Z",
+            "2024-13-01T10:00:00Z",
+            "2024-00-01T10:00:00Z",
+            "2024/05/01T10:00:00Z",
+            "2024-05-01X10:00:00Z",
+            "+2024-05-01T10:00:00Z",
+            "2024-05-01T10:00:00 Z",
+            "2024-05-01T1à:00:00Z",
+        ] {
+            assert_eq!(parse_datetime_millis(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_search_record() {
+        let page = parse_one(
+            GOOD,
+            r#"{"customerSatisfaction":4,"netPromoterScore":9,"comment":null}"#,
+            r#"{"transactions":[
+                {"id":"t-1","amount":12.5,"currency":"eur","externalConversionId":"o-1"},
+                {"id":null,"amount":3,"currency":"USD","externalConversionId":"o-2"}]}"#,
+        );
+        assert_eq!(page.records, 1);
+        assert!(page.has_next_page);
+        assert_eq!(page.end_cursor.as_deref(), Some("c1"));
+        assert_eq!(page.rejections, vec![]);
+        assert_eq!(
+            page.conversations,
+            vec![Conversation {
+                id: "c-1".into(),
+                project_id: 42,
+                channel: "CHAT".into(),
+                closed_at: MAY_FIRST_10H,
+                duration_seconds: Some(754.0),
+                csat: Some(4),
+                nps: Some(9),
+                transactions: vec![
+                    Transaction {
+                        key: "t-1".into(),
+                        amount: 12.5,
+                        currency: "EUR".into()
+                    },
+                    Transaction {
+                        key: "o-2".into(),
+                        amount: 3.0,
+                        currency: "USD".into()
+                    },
+                ],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_closed_conversations_record() {
+        let body = r#"{"data":{"closedConversations":{"edges":[{"node":{
+            "id":"c-2","createdAt":"2024-05-01T09:30:00Z","closedAt":"2024-05-01T10:00:00Z",
+            "channel":"WHATSAPP","duration":null,"project":{"id":7},
+            "satisfactionSurvey":{"customerSatisfaction":null,"netPromoterScore":0},
+            "conversions":null}}],"pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+        let page = parse_page(body.as_bytes(), CLOSED).unwrap();
+        assert!(!page.has_next_page);
+        assert_eq!(page.end_cursor, None);
+        assert_eq!(
+            page.conversations,
+            vec![Conversation {
+                id: "c-2".into(),
+                project_id: 7,
+                channel: "WHATSAPP".into(),
+                closed_at: MAY_FIRST_10H,
+                // Null duration: 30 minutes between createdAt and closedAt.
+                duration_seconds: Some(1800.0),
+                csat: None,
+                nps: Some(0),
+                transactions: vec![],
+            }]
+        );
+        assert!(page.rejections.is_empty());
+        // The same body read as the other shape has no usable connection.
+        assert!(matches!(
+            parse_page(body.as_bytes(), SEARCH),
+            Err(Error::InvalidResponse(_))
+        ));
+    }
+
+    #[test]
+    fn records_are_skipped_for_bad_required_fields() {
+        let edges = [
+            // 1: node not an object
+            r#"{"node":"nope"}"#.to_owned(),
+            // 2: edge not an object
+            "null".to_owned(),
+            // 3: conversation not an object
+            r#"{"node":{"conversation":[1]}}"#.to_owned(),
+            // 4: no id
+            search_edge(
+                r#""closedAt":"2024-05-01T10:00:00Z","project":{"id":1}"#,
+                "null",
+                "null",
+            ),
+            // 5: empty id
+            search_edge(
+                r#""id":"","closedAt":"2024-05-01T10:00:00Z","project":{"id":1}"#,
+                "null",
+                "null",
+            ),
+            // 6: numeric id
+            search_edge(
+                r#""id":5,"closedAt":"2024-05-01T10:00:00Z","project":{"id":1}"#,
+                "null",
+                "null",
+            ),
+            // 7: project null
+            search_edge(
+                r#""id":"a","closedAt":"2024-05-01T10:00:00Z","project":null"#,
+                "null",
+                "null",
+            ),
+            // 8: project id a string
+            search_edge(
+                r#""id":"b","closedAt":"2024-05-01T10:00:00Z","project":{"id":"1"}"#,
+                "null",
+                "null",
+            ),
+            // 9: project id a float
+            search_edge(
+                r#""id":"c","closedAt":"2024-05-01T10:00:00Z","project":{"id":1.5}"#,
+                "null",
+                "null",
+            ),
+            // 10: closedAt null
+            search_edge(
+                r#""id":"d","closedAt":null,"project":{"id":1}"#,
+                "null",
+                "null",
+            ),
+            // 11: closedAt not RFC 3339
+            search_edge(
+                r#""id":"e","closedAt":"yesterday","project":{"id":1}"#,
+                "null",
+                "null",
+            ),
+            // 12: valid, minimal
+            search_edge(
+                r#""id":"f","closedAt":"2024-05-01T10:00:00Z","createdAt":"2024-05-01T10:00:00Z","project":{"id":1}"#,
+                "null",
+                "null",
+            ),
+        ];
+        let body = search_body(&edges.join(","));
+        let page = parse_page(body.as_bytes(), SEARCH).unwrap();
+        assert_eq!(page.records, 12);
+        use InvalidReason::*;
+        assert_eq!(
+            reasons(&page),
+            vec![
+                (Malformed, None),
+                (Malformed, None),
+                (Malformed, None),
+                (MissingId, None),
+                (MissingId, None),
+                (MissingId, None),
+                (MissingProject, Some("a")),
+                (MissingProject, Some("b")),
+                (MissingProject, Some("c")),
+                (BadClosedAt, Some("d")),
+                (BadClosedAt, Some("e")),
+            ]
+        );
+        assert_eq!(page.conversations.len(), 1);
+        assert_eq!(page.conversations[0].id, "f");
+        assert_eq!(page.conversations[0].channel, "");
+        assert_eq!(page.conversations[0].duration_seconds, Some(0.0));
+    }
+
+    #[test]
+    fn a_non_string_channel_keeps_the_record() {
+        let page = parse_one(
+            r#""id":"a","closedAt":"2024-05-01T10:00:00Z","createdAt":"2024-05-01T10:00:00Z",
+               "project":{"id":1},"channel":17"#,
+            "null",
+            "null",
+        );
+        assert_eq!(page.conversations[0].channel, "");
+        assert!(page.rejections.is_empty());
+    }
+
+    fn duration_of(created_at: &str, duration: &str) -> (Option<f64>, Vec<InvalidReason>) {
+        let conversation = format!(
+            r#""id":"a","closedAt":"2024-05-01T10:00:00Z","createdAt":{created_at},
+               "duration":{duration},"project":{{"id":1}}"#
+        );
+        let page = parse_one(&conversation, "null", "null");
+        let rejections = page.rejections.iter().map(|r| r.reason).collect();
+        (page.conversations[0].duration_seconds, rejections)
+    }
+
+    #[test]
+    fn duration_rules() {
+        use InvalidReason::*;
+        let created = r#""2024-05-01T09:30:00Z""#;
+        assert_eq!(
+            duration_of(created, r#""PT1H2M3.5S""#),
+            (Some(3723.5), vec![])
+        );
+        assert_eq!(duration_of(created, r#""754""#), (Some(754.0), vec![]));
+        assert_eq!(duration_of(created, "754.5"), (Some(754.5), vec![]));
+        assert_eq!(duration_of(created, "0"), (Some(0.0), vec![]));
+        // Null: closedAt - createdAt, with millisecond precision.
+        assert_eq!(duration_of(created, "null"), (Some(1800.0), vec![]));
+        assert_eq!(
+            duration_of(r#""2024-05-01T09:59:58.250Z""#, "null"),
+            (Some(1.75), vec![])
+        );
+        // Bad or negative: rejected, then the same fallback.
+        assert_eq!(
+            duration_of(created, r#""P1Y""#),
+            (Some(1800.0), vec![BadDuration])
+        );
+        assert_eq!(
+            duration_of(created, "-5"),
+            (Some(1800.0), vec![BadDuration])
+        );
+        assert_eq!(
+            duration_of(created, r#""-5""#),
+            (Some(1800.0), vec![BadDuration])
+        );
+        assert_eq!(
+            duration_of(created, "true"),
+            (Some(1800.0), vec![BadDuration])
+        );
+        // No fallback: createdAt unusable, or after closedAt.
+        assert_eq!(duration_of("null", "null"), (None, vec![BadCreatedAt]));
+        assert_eq!(
+            duration_of(r#""soon""#, r#""x""#),
+            (None, vec![BadCreatedAt, BadDuration])
+        );
+        assert_eq!(
+            duration_of(r#""2024-05-01T10:00:01Z""#, "null"),
+            (None, vec![])
+        );
+        // createdAt bad but duration fine: the duration stands.
+        assert_eq!(
+            duration_of("5", r#""PT10S""#),
+            (Some(10.0), vec![BadCreatedAt])
+        );
+    }
+
+    fn survey_of(survey: &str) -> (Option<u8>, Option<u8>, Vec<InvalidReason>) {
+        let page = parse_one(GOOD, survey, "null");
+        let c = &page.conversations[0];
+        assert!(
+            page.rejections
+                .iter()
+                .all(|r| r.conversation_id.as_deref() == Some("c-1"))
+        );
+        (
+            c.csat,
+            c.nps,
+            page.rejections.iter().map(|r| r.reason).collect(),
+        )
+    }
+
+    #[test]
+    fn survey_rules() {
+        use InvalidReason::*;
+        assert_eq!(survey_of("null"), (None, None, vec![]));
+        assert_eq!(survey_of("{}"), (None, None, vec![]));
+        assert_eq!(
+            survey_of(r#"{"customerSatisfaction":1,"netPromoterScore":10}"#),
+            (Some(1), Some(10), vec![])
+        );
+        assert_eq!(
+            survey_of(r#"{"customerSatisfaction":5,"netPromoterScore":0}"#),
+            (Some(5), Some(0), vec![])
+        );
+        for bad_csat in [
+            "0",
+            "7",
+            "3.5",
+            r#""4""#,
+            "-1",
+            "true",
+            "4.0",
+            "99999999999999999999",
+        ] {
+            let survey = format!(r#"{{"customerSatisfaction":{bad_csat},"netPromoterScore":8}}"#);
+            assert_eq!(
+                survey_of(&survey),
+                (None, Some(8), vec![BadCsat]),
+                "{bad_csat}"
+            );
+        }
+        for bad_nps in ["11", "-1", "9.5", r#""9""#, "[9]"] {
+            let survey = format!(r#"{{"customerSatisfaction":2,"netPromoterScore":{bad_nps}}}"#);
+            assert_eq!(
+                survey_of(&survey),
+                (Some(2), None, vec![BadNps]),
+                "{bad_nps}"
+            );
+        }
+        assert_eq!(survey_of("[]"), (None, None, vec![BadCsat, BadNps]));
+    }
+
+    fn transactions_of(conversions: &str) -> (Vec<Transaction>, usize) {
+        let page = parse_one(GOOD, "null", conversions);
+        let bad = page
+            .rejections
+            .iter()
+            .filter(|r| r.reason == InvalidReason::BadTransaction)
+            .count();
+        assert_eq!(bad, page.rejections.len());
+        (page.conversations[0].transactions.clone(), bad)
+    }
+
+    fn tx(key: &str, amount: f64, currency: &str) -> Transaction {
+        Transaction {
+            key: key.into(),
+            amount,
+            currency: currency.into(),
+        }
+    }
+
+    #[test]
+    fn transaction_rules() {
+        assert_eq!(transactions_of("null"), (vec![], 0));
+        assert_eq!(transactions_of(r#"{"transactions":null}"#), (vec![], 0));
+        assert_eq!(transactions_of(r#"{"transactions":[]}"#), (vec![], 0));
+        assert_eq!(transactions_of(r#"{"transactions":{}}"#), (vec![], 1));
+        assert_eq!(transactions_of("7"), (vec![], 1));
+        let list = r#"{"transactions":[
+            {"id":"t1","amount":10,"currency":"EUR","externalConversionId":"o1"},
+            {"id":"","amount":0,"currency":"gbp","externalConversionId":"o2"},
+            {"amount":-0.0,"currency":"Chf","externalConversionId":"o3"},
+            {"id":null,"amount":5,"currency":"EUR","externalConversionId":""},
+            {"id":"t5","amount":-1,"currency":"EUR"},
+            {"id":"t6","amount":"5","currency":"EUR"},
+            {"id":"t7","amount":null,"currency":"EUR"},
+            {"id":"t8","amount":5,"currency":"EURO"},
+            {"id":"t9","amount":5,"currency":"E1R"},
+            {"id":"t10","amount":5,"currency":null},
+            {"id":"t11","amount":5,"currency":"ÉUR"},
+            {"id":"t12","currency":"EUR"},
+            "t13",
+            {"id":"t14","amount":1e308,"currency":"usd"}
+        ]}"#;
+        let (valid, bad) = transactions_of(list);
+        assert_eq!(
+            valid,
+            vec![
+                tx("t1", 10.0, "EUR"),
+                tx("o2", 0.0, "GBP"),
+                tx("o3", 0.0, "CHF"),
+                tx("t14", 1e308, "USD"),
+            ]
+        );
+        assert!(valid[2].amount.is_sign_positive(), "-0.0 becomes 0.0");
+        assert_eq!(bad, 10);
+    }
+
+    #[test]
+    fn graphql_errors_fail_the_page() {
+        let body = br#"{"data":null,"errors":[{"message":"denied",
+            "extensions":{"name":"PERMISSION_DENIED","retryPolicy":"NO_RETRY"}}]}"#;
+        match parse_page(body, SEARCH) {
+            Err(Error::Graphql {
+                name,
+                message,
+                retryable,
+            }) => {
+                assert_eq!(name, "PERMISSION_DENIED");
+                assert_eq!(message, "denied");
+                assert!(!retryable);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Beside usable data, with a retry policy, and the deprecated `code`.
+        let body = br#"{"data":{"searchClosedConversations":{"edges":[],
+            "pageInfo":{"hasNextPage":false}}},
+            "errors":[{"message":"slow","extensions":{"code":"TIMEOUT","retryPolicy":"RETRY"}},
+                      {"message":"again","extensions":{"retryPolicy":"RETRY_LATER"}}]}"#;
+        match parse_page(body, SEARCH) {
+            Err(Error::Graphql {
+                name,
+                message,
+                retryable,
+            }) => {
+                assert_eq!(name, "TIMEOUT");
+                assert_eq!(message, "slow; again");
+                assert!(retryable);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // No retry policy at all: not retryable; one NO_RETRY among others: not retryable.
+        let body = br#"{"errors":[{"message":"x"}]}"#;
+        assert!(matches!(
+            parse_page(body, SEARCH),
+            Err(Error::Graphql { retryable: false, ref name, .. }) if name == "UNKNOWN"
+        ));
+        let body = br#"{"errors":[{"extensions":{"retryPolicy":"RETRY"}},
+                                  {"extensions":{"retryPolicy":"NO_RETRY"}}]}"#;
+        assert!(matches!(
+            parse_page(body, SEARCH),
+            Err(Error::Graphql {
+                retryable: false,
+                ..
+            })
+        ));
+
+        // An empty errors list is no error.
+        let body = br#"{"errors":[],"data":{"searchClosedConversations":{"edges":[],
+            "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+        assert_eq!(parse_page(body, SEARCH).unwrap(), Page::default());
+    }
+
+    #[test]
+    fn long_error_messages_are_truncated() {
+        let long = "é".repeat(600);
+        let body = format!(r#"{{"errors":[{{"message":"{long}"}}]}}"#);
+        let Err(Error::Graphql { message, .. }) = parse_page(body.as_bytes(), SEARCH) else {
+            panic!("expected a GraphQL error");
+        };
+        assert_eq!(message.chars().count(), 503);
+        assert!(message.ends_with("é..."));
+    }
+
+    #[test]
+    fn unusable_envelopes() {
+        let invalid_bodies: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"not json".to_vec(),
+            b"{\"data\":".to_vec(),
+            b"[]".to_vec(),
+            b"null".to_vec(),
+            b"{}".to_vec(),
+            br#"{"data":null}"#.to_vec(),
+            br#"{"data":{"searchClosedConversations":null}}"#.to_vec(),
+            br#"{"data":{"searchClosedConversations":{"pageInfo":{"hasNextPage":false}}}}"#.to_vec(),
+            br#"{"data":{"searchClosedConversations":{"edges":{},"pageInfo":{"hasNextPage":false}}}}"#.to_vec(),
+            br#"{"data":{"searchClosedConversations":{"edges":[]}}}"#.to_vec(),
+            br#"{"data":{"searchClosedConversations":{"edges":[],"pageInfo":{}}}}"#.to_vec(),
+            br#"{"data":{"searchClosedConversations":{"edges":[],"pageInfo":{"hasNextPage":"no"}}}}"#.to_vec(),
+            br#"{"data":{"searchClosedConversations":{"edges":[],"pageInfo":{"hasNextPage":true,"endCursor":5}}}}"#.to_vec(),
+            br#"{"errors":"boom"}"#.to_vec(),
+            // Invalid UTF-8 inside a string.
+            b"{\"data\":\"\xff\xfe\"}".to_vec(),
+            // Trailing garbage.
+            br#"{"data":{}} x"#.to_vec(),
+            // A number beyond f64 (a serde_json limit: the whole body is refused).
+            search_body(&search_edge(r#""id":"a","closedAt":"2024-05-01T10:00:00Z","project":{"id":1}"#, "null", r#"{"transactions":[{"amount":1e400}]}"#)).into_bytes(),
+            // Nesting deeper than serde_json's limit.
+            format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+        ];
+        for body in invalid_bodies {
+            match parse_page(&body, SEARCH) {
+                Err(Error::InvalidResponse(_)) => {}
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(&body)),
+            }
+        }
+    }
+
+    #[test]
+    fn escaped_strings_and_repeated_keys() {
+        let page = parse_one(
+            r#""id":"c\u002d9","id":"c\"10","closedAt":"2024-05-01T10:00:00Z",
+               "createdAt":"2024-05-01T10:00:00Z","project":{"id":1},"channel":"CH\u0041T""#,
+            "null",
+            "null",
+        );
+        // The last of repeated keys wins; escapes are decoded.
+        assert_eq!(page.conversations[0].id, "c\"10");
+        assert_eq!(page.conversations[0].channel, "CHAT");
+    }
+
+    #[test]
+    fn error_messages_of_a_refused_query() {
+        let body =
+            br#"{"errors":[{"message":"Cannot query field \"foo\" on type \"Conversation\"."}]}"#;
+        assert_eq!(
+            error_messages(body),
+            r#"Cannot query field "foo" on type "Conversation"."#
+        );
+        assert_eq!(
+            error_messages(b"<html>Bad\nRequest</html>"),
+            "<html>Bad Request</html>"
+        );
+        assert_eq!(error_messages(b"\xff"), "\u{fffd}");
+    }
+
+    /// Random edits of a valid page: never a panic, and every page that parses keeps the
+    /// invariants the rest of the exporter relies on.
+    #[test]
+    fn mutated_pages_keep_the_invariants() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+
+        let edge = search_edge(
+            GOOD,
+            r#"{"customerSatisfaction":4,"netPromoterScore":9}"#,
+            r#"{"transactions":[{"id":"t-1","amount":12.5,"currency":"EUR","externalConversionId":"o"}]}"#,
+        );
+        let valid = search_body(&[edge.as_str(), edge.as_str(), edge.as_str()].join(","));
+        let alphabet = b"{}[]:,\"0123456789.-eEZTPSMHD nultrfa";
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut parsed = 0;
+        for _ in 0..3000 {
+            let mut body = valid.clone().into_bytes();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..body.len());
+                match rng.random_range(0..3) {
+                    0 => body[at] = alphabet[rng.random_range(0..alphabet.len())],
+                    1 => {
+                        body.remove(at);
+                    }
+                    _ => body.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                }
+            }
+            for shape in [SEARCH, CLOSED] {
+                let Ok(page) = parse_page(&body, shape) else {
+                    continue;
+                };
+                parsed += 1;
+                let skipped = page
+                    .rejections
+                    .iter()
+                    .filter(|r| r.reason.skips_record())
+                    .count();
+                assert_eq!(page.conversations.len() + skipped, page.records);
+                for c in &page.conversations {
+                    assert!(!c.id.is_empty());
+                    assert!(c.csat.is_none_or(|v| (1..=5).contains(&v)));
+                    assert!(c.nps.is_none_or(|v| v <= 10));
+                    assert!(c.duration_seconds.is_none_or(|d| d.is_finite() && d >= 0.0));
+                    for t in &c.transactions {
+                        assert!(t.amount.is_finite() && t.amount >= 0.0);
+                        assert!(!t.key.is_empty());
+                        assert!(
+                            t.currency.len() == 3
+                                && t.currency.bytes().all(|b| b.is_ascii_uppercase())
+                        );
+                    }
+                }
+            }
+        }
+        // The edits are small: most bodies stay JSON, so the invariants were exercised.
+        assert!(parsed > 300, "{parsed}");
+    }
+}

@@ -1,0 +1,128 @@
+//! Label values per METRICS.md: channel normalisation, and the caps that keep channel and
+//! currency cardinality bounded.
+//!
+//! It lives apart from `metrics.rs` because the ledger must fix a conversation's labels
+//! when it first counts it: a survey answer or transaction that arrives later is counted
+//! under those same labels, even if the cap has filled up in between.
+
+use std::collections::HashMap;
+
+/// The value that stands for every channel or currency past the cap.
+pub const OTHER: &str = "other";
+/// The channel label of an empty or missing channel.
+pub const UNKNOWN_CHANNEL: &str = "unknown";
+
+/// `CHAT` -> `chat`; every character outside `[a-z0-9_]` becomes `_`; empty -> `unknown`.
+pub fn normalise_channel(raw: &str) -> String {
+    if raw.is_empty() {
+        return UNKNOWN_CHANNEL.to_owned();
+    }
+    raw.chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Index of a label value inside a [`CappedLabels`].
+pub type LabelId = u16;
+
+/// A first-come set of label values with a cap: the first `cap` distinct values keep
+/// their name, later ones share [`OTHER`]. Ids are stable for the exporter's life.
+#[derive(Debug, Clone)]
+pub struct CappedLabels {
+    cap: usize,
+    names: Vec<String>,
+    ids: HashMap<String, LabelId>,
+    other: Option<LabelId>,
+}
+
+impl CappedLabels {
+    pub fn new(cap: usize) -> Self {
+        CappedLabels {
+            // LabelId is u16; one slot is kept for `other`.
+            cap: cap.min(usize::from(LabelId::MAX) - 1),
+            names: Vec::new(),
+            ids: HashMap::new(),
+            other: None,
+        }
+    }
+
+    /// The id of an already-normalised value, adding it while under the cap.
+    pub fn id(&mut self, value: &str) -> LabelId {
+        if let Some(&id) = self.ids.get(value) {
+            return id;
+        }
+        let distinct = self.names.len() - usize::from(self.other.is_some());
+        if distinct < self.cap && value != OTHER {
+            return self.push(value);
+        }
+        match self.other {
+            Some(id) => id,
+            None => {
+                let id = self.push(OTHER);
+                self.other = Some(id);
+                id
+            }
+        }
+    }
+
+    fn push(&mut self, value: &str) -> LabelId {
+        // The cap keeps names.len() below LabelId::MAX.
+        let id = LabelId::try_from(self.names.len()).unwrap_or(LabelId::MAX);
+        self.names.push(value.to_owned());
+        self.ids.insert(value.to_owned(), id);
+        id
+    }
+
+    pub fn name(&self, id: LabelId) -> &str {
+        self.names
+            .get(usize::from(id))
+            .map(String::as_str)
+            .unwrap_or(OTHER)
+    }
+
+    /// Every value in id order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_normalised_as_metrics_md_says() {
+        assert_eq!(normalise_channel("CHAT"), "chat");
+        assert_eq!(
+            normalise_channel("FACEBOOK_BUSINESS_ON_MESSENGER"),
+            "facebook_business_on_messenger"
+        );
+        assert_eq!(normalise_channel(""), "unknown");
+        assert_eq!(
+            normalise_channel("Apple Business-Chat 2"),
+            "apple_business_chat_2"
+        );
+        assert_eq!(normalise_channel("ÉTÉ"), "_t_");
+    }
+
+    #[test]
+    fn values_past_the_cap_become_other() {
+        let mut l = CappedLabels::new(2);
+        let a = l.id("chat");
+        let b = l.id("call");
+        let c = l.id("video");
+        let d = l.id("sms");
+        assert_ne!(a, b);
+        assert_eq!(c, d);
+        assert_eq!(l.name(c), "other");
+        assert_eq!(l.id("chat"), a, "a value under the cap keeps its id");
+        assert_eq!(l.names(), ["chat", "call", "other"]);
+    }
+}

@@ -1,0 +1,61 @@
+//! `iadvize-exporter`: parse the command line, set up logging, run.
+
+use std::process::ExitCode;
+
+use iadvize_exporter::config::{self, Command, LogConfig, LogFormat, LogLevel};
+use iadvize_exporter::{app, logging, simulator};
+
+fn main() -> ExitCode {
+    let command = match config::parse(std::env::args_os(), &|name| std::env::var(name).ok()) {
+        Ok(command) => command,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("iadvize-exporter: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Run(config) => {
+                logging::init(&config.log);
+                app::run(*config).await.map(|()| None)
+            }
+            Command::Check(config) => {
+                logging::init(&config.log);
+                app::check(*config).await.map(Some)
+            }
+            Command::Simulate(args) => {
+                logging::init(&LogConfig {
+                    level: LogLevel::Info,
+                    format: LogFormat::Logfmt,
+                });
+                simulator::serve_forever(*args)
+                    .await
+                    .map(|()| None)
+                    .map_err(app::AppError::Simulator)
+            }
+        }
+    });
+    match result {
+        Ok(report) => {
+            if let Some(report) = report {
+                print!("{report}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "exiting");
+            eprintln!("iadvize-exporter: {error}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,905 @@
+//! The metric families of METRICS.md, and their exposition.
+//!
+//! Health metrics are live atomics the client and poller update. Business metrics come
+//! from the ledger's [`Snapshot`], which the poller publishes after each pass and a
+//! scrape only reads: swapping an `Arc` is the only lock the two ever share.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram as LiveHistogram;
+use prometheus_client::registry::Registry;
+
+use crate::iadvize::{ApiObserver, Endpoint, InvalidReason, RetryReason};
+use crate::ledger::{CSAT_BOUNDS, Histogram, NPS_BOUNDS, Snapshot, WINDOW_QUANTILES};
+
+/// Which text format a scrape gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: &'static str,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetryLabels {
+    endpoint: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    revision: String,
+    rustc: String,
+}
+
+/// Request latency buckets, in seconds: from a fast answer to the 30 s default timeout.
+const REQUEST_SECONDS_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The exporter's metrics and readiness.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    up: Gauge,
+    last_success: Gauge<f64, AtomicU64>,
+    poll_duration: Gauge<f64, AtomicU64>,
+    polls: Counter,
+    poll_failures: Counter,
+    watermark: Gauge<f64, AtomicU64>,
+    api_requests: Family<RequestLabels, Counter>,
+    api_request_duration: Family<EndpointLabels, LiveHistogram>,
+    api_retries: Family<RetryLabels, Counter>,
+    token_renewals: Counter,
+    token_expiry: Gauge<f64, AtomicU64>,
+    fetched: Counter,
+    business: Arc<BusinessCollector>,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let up = Gauge::default();
+        registry.register(
+            "iadvize_up",
+            "1 when the last poll of iAdvize succeeded, else 0",
+            up.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "iadvize_last_successful_poll_timestamp_seconds",
+            "Unix time of the last successful poll",
+            last_success.clone(),
+        );
+        let poll_duration = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "iadvize_poll_duration_seconds",
+            "How long the last poll took",
+            poll_duration.clone(),
+        );
+        let polls = Counter::default();
+        registry.register("iadvize_polls", "Polls started", polls.clone());
+        let poll_failures = Counter::default();
+        registry.register(
+            "iadvize_poll_failures",
+            "Polls that failed",
+            poll_failures.clone(),
+        );
+        let watermark = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "iadvize_data_watermark_timestamp_seconds",
+            "Close time up to which every conversation has been read",
+            watermark.clone(),
+        );
+        let api_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "iadvize_api_requests",
+            "Requests to iAdvize, by endpoint and HTTP status (error when no response came)",
+            api_requests.clone(),
+        );
+        let api_request_duration =
+            Family::<EndpointLabels, LiveHistogram>::new_with_constructor(|| {
+                LiveHistogram::new(REQUEST_SECONDS_BUCKETS)
+            });
+        registry.register(
+            "iadvize_api_request_duration_seconds",
+            "Latency of requests to iAdvize",
+            api_request_duration.clone(),
+        );
+        let api_retries = Family::<RetryLabels, Counter>::default();
+        registry.register(
+            "iadvize_api_retries",
+            "Requests to iAdvize that were retried, by reason",
+            api_retries.clone(),
+        );
+        let token_renewals = Counter::default();
+        registry.register(
+            "iadvize_token_renewals",
+            "Logins made to iAdvize",
+            token_renewals.clone(),
+        );
+        let token_expiry = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "iadvize_token_expiry_timestamp_seconds",
+            "When the current iAdvize access token expires",
+            token_expiry.clone(),
+        );
+        let fetched = Counter::default();
+        registry.register(
+            "iadvize_conversations_fetched",
+            "Conversation records read from iAdvize, duplicates included",
+            fetched.clone(),
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                revision: env!("IADVIZE_EXPORTER_REVISION").to_owned(),
+                rustc: env!("IADVIZE_EXPORTER_RUSTC").to_owned(),
+            })
+            .set(1);
+        registry.register(
+            "iadvize_exporter_build_info",
+            "Build of the exporter; always 1",
+            build_info,
+        );
+        let business = Arc::new(BusinessCollector::default());
+        registry.register_collector(Box::new(business.clone()));
+        registry.register_collector(Box::new(ProcessCollector));
+        Metrics {
+            registry,
+            up,
+            last_success,
+            poll_duration,
+            polls,
+            poll_failures,
+            watermark,
+            api_requests,
+            api_request_duration,
+            api_retries,
+            token_renewals,
+            token_expiry,
+            fetched,
+            business,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    /// Render every family for a scrape.
+    pub fn encode(&self, format: Format) -> Result<String, std::fmt::Error> {
+        let mut out = String::with_capacity(16 * 1024);
+        match format {
+            Format::Text => {
+                prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+                self.business.encode_duration_summary(&mut out)?;
+            }
+            Format::OpenMetrics => {
+                prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)?;
+                self.business.encode_duration_summary(&mut out)?;
+                prometheus_client::encoding::text::encode_eof(&mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replace the business figures a scrape shows.
+    pub fn publish(&self, snapshot: Snapshot) {
+        let snapshot = Arc::new(snapshot);
+        match self.business.snapshot.write() {
+            Ok(mut guard) => *guard = Some(snapshot),
+            Err(poisoned) => *poisoned.into_inner() = Some(snapshot),
+        }
+    }
+
+    pub fn poll_started(&self) {
+        self.polls.inc();
+    }
+
+    /// A poll finished; `now_seconds` is its end, Unix time.
+    pub fn poll_finished(&self, ok: bool, seconds: f64, now_seconds: f64) {
+        self.poll_duration.set(seconds);
+        if ok {
+            self.up.set(1);
+            self.last_success.set(now_seconds);
+            self.ready.store(true, Ordering::Relaxed);
+        } else {
+            self.up.set(0);
+            self.poll_failures.inc();
+        }
+    }
+
+    pub fn set_watermark(&self, unix_seconds: f64) {
+        self.watermark.set(unix_seconds);
+    }
+
+    pub fn conversations_fetched(&self, records: u64) {
+        self.fetched.inc_by(records);
+    }
+
+    /// Whether a first poll has succeeded (`/-/ready`).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+impl ApiObserver for Metrics {
+    fn request(&self, endpoint: Endpoint, status: Option<u16>, seconds: f64) {
+        let code = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+        self.api_requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.as_label(),
+                code,
+            })
+            .inc();
+        self.api_request_duration
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.as_label(),
+            })
+            .observe(seconds);
+    }
+
+    fn retry(&self, endpoint: Endpoint, reason: RetryReason) {
+        self.api_retries
+            .get_or_create(&RetryLabels {
+                endpoint: endpoint.as_label(),
+                reason: reason.as_label(),
+            })
+            .inc();
+    }
+
+    fn login(&self, expires_at_unix_seconds: f64) {
+        self.token_renewals.inc();
+        self.token_expiry.set(expires_at_unix_seconds);
+    }
+}
+
+/// Serves the latest ledger snapshot as the business families.
+#[derive(Debug, Default)]
+struct BusinessCollector {
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+}
+
+impl BusinessCollector {
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        match self.snapshot.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The window's duration quantiles, as a summary. METRICS.md calls them gauges, but a
+    /// `quantile` label belongs to a summary (promtool rejects it elsewhere), and these are
+    /// exactly a summary's sliding-window quantiles. prometheus-client has no summary
+    /// type, so this one family is written by hand; it reads the same in both formats.
+    fn encode_duration_summary(&self, out: &mut String) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        let Some(s) = self.current() else {
+            return Ok(());
+        };
+        let name = "iadvize_window_conversation_duration_seconds";
+        let mut header = false;
+        for (key, series) in &s.window.series {
+            let Some(quantiles) = series.duration_quantiles else {
+                continue;
+            };
+            if !header {
+                writeln!(
+                    out,
+                    "# HELP {name} Conversation duration over the window: nearest-rank quantiles, sum and count."
+                )?;
+                writeln!(out, "# TYPE {name} summary")?;
+                header = true;
+            }
+            let labels = format!(
+                "project_id=\"{}\",channel=\"{}\"",
+                key.project_id,
+                escape_label_value(s.channel(key.channel))
+            );
+            for (q, value) in WINDOW_QUANTILES.iter().zip(quantiles) {
+                writeln!(out, "{name}{{{labels},quantile=\"{q}\"}} {}", float(value))?;
+            }
+            writeln!(out, "{name}_sum{{{labels}}} {}", float(series.duration_sum))?;
+            writeln!(out, "{name}_count{{{labels}}} {}", series.duration_count)?;
+        }
+        Ok(())
+    }
+}
+
+fn escape_label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A float as the exposition formats write it (`1.0`, `+Inf`, `NaN`).
+fn float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".to_owned()
+        } else {
+            "-Inf".to_owned()
+        }
+    } else {
+        let mut s = v.to_string();
+        if !s.contains(['.', 'e']) {
+            s.push_str(".0");
+        }
+        s
+    }
+}
+
+/// A histogram whose values are already counted: encodes the ledger's [`Histogram`].
+#[derive(Debug)]
+struct FixedHistogram<'a> {
+    bounds: &'a [f64],
+    data: &'a Histogram,
+}
+
+impl EncodeMetric for FixedHistogram<'_> {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        let buckets: Vec<(f64, u64)> = self
+            .bounds
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(self.data.counts.iter().copied())
+            .collect();
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.data.sum,
+            self.data.count,
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// Encodes one family: a descriptor, then each labelled sample. Families without samples
+/// are left out, so a series that has no conversation disappears.
+fn family<'a, L, M>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    samples: impl IntoIterator<Item = (L, M)>,
+) -> Result<(), std::fmt::Error>
+where
+    L: EncodeLabelSet + 'a,
+    M: EncodeMetric + 'a,
+{
+    let mut samples = samples.into_iter().peekable();
+    if samples.peek().is_none() {
+        return Ok(());
+    }
+    let mut metric_encoder = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (labels, metric) in samples {
+        metric.encode(metric_encoder.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+type SeriesLabels = [(&'static str, String); 2];
+type AmountLabels = [(&'static str, String); 3];
+
+fn series_labels(s: &Snapshot, key: &crate::ledger::SeriesKey) -> SeriesLabels {
+    [
+        ("project_id", key.project_id.to_string()),
+        ("channel", s.channel(key.channel).to_owned()),
+    ]
+}
+
+fn amount_labels(s: &Snapshot, key: &crate::ledger::AmountKey) -> AmountLabels {
+    [
+        ("project_id", key.series.project_id.to_string()),
+        ("channel", s.channel(key.series.channel).to_owned()),
+        ("currency", s.currency(key.currency).to_owned()),
+    ]
+}
+
+impl prometheus_client::collector::Collector for BusinessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(s) = self.current() else {
+            return Ok(());
+        };
+        let t = &s.totals;
+        let e = &mut encoder;
+
+        family(
+            e,
+            "iadvize_conversations_closed",
+            "Closed conversations, each counted once.",
+            MetricType::Counter,
+            t.conversations
+                .iter()
+                .map(|(k, v)| (series_labels(&s, k), ConstCounter::new(*v))),
+        )?;
+        family(
+            e,
+            "iadvize_conversation_duration_seconds",
+            "Duration of closed conversations.",
+            MetricType::Histogram,
+            t.duration.iter().map(|(k, h)| {
+                let m = FixedHistogram {
+                    bounds: &s.duration_bounds,
+                    data: h,
+                };
+                (series_labels(&s, k), m)
+            }),
+        )?;
+        family(
+            e,
+            "iadvize_csat_score",
+            "Answered CSAT survey questions (1..5).",
+            MetricType::Histogram,
+            t.csat.iter().map(|(k, h)| {
+                let m = FixedHistogram {
+                    bounds: &CSAT_BOUNDS,
+                    data: h,
+                };
+                (series_labels(&s, k), m)
+            }),
+        )?;
+        family(
+            e,
+            "iadvize_nps_score",
+            "Answered NPS survey questions (0..10).",
+            MetricType::Histogram,
+            t.nps.iter().map(|(k, h)| {
+                let m = FixedHistogram {
+                    bounds: &NPS_BOUNDS,
+                    data: h,
+                };
+                (series_labels(&s, k), m)
+            }),
+        )?;
+        family(
+            e,
+            "iadvize_conversions",
+            "Conversations that gained their first transaction.",
+            MetricType::Counter,
+            t.conversions
+                .iter()
+                .map(|(k, v)| (series_labels(&s, k), ConstCounter::new(*v))),
+        )?;
+        family(
+            e,
+            "iadvize_transaction_amount",
+            "Transaction amounts; _sum is revenue, _count transactions.",
+            MetricType::Histogram,
+            t.transactions.iter().map(|(k, h)| {
+                let m = FixedHistogram {
+                    bounds: &s.amount_bounds,
+                    data: h,
+                };
+                (amount_labels(&s, k), m)
+            }),
+        )?;
+
+        let w = &s.window;
+        family(
+            e,
+            "iadvize_window_seconds",
+            "Length of the rolling window of the iadvize_window_* gauges.",
+            MetricType::Gauge,
+            [([("", ""); 0], ConstGauge::new(s.window_seconds))],
+        )?;
+        family(
+            e,
+            "iadvize_window_conversations",
+            "Closed conversations in the window.",
+            MetricType::Gauge,
+            w.series.iter().map(|(k, v)| {
+                (
+                    series_labels(&s, k),
+                    ConstGauge::new(v.conversations as i64),
+                )
+            }),
+        )?;
+        family(
+            e,
+            "iadvize_window_csat_responses",
+            "Answered CSAT in the window.",
+            MetricType::Gauge,
+            w.series
+                .iter()
+                .filter(|(_, v)| v.csat_responses > 0)
+                .map(|(k, v)| {
+                    (
+                        series_labels(&s, k),
+                        ConstGauge::new(v.csat_responses as i64),
+                    )
+                }),
+        )?;
+        family(
+            e,
+            "iadvize_window_csat_average",
+            "Mean CSAT (1..5) in the window.",
+            MetricType::Gauge,
+            w.series.iter().filter_map(|(k, v)| {
+                v.csat_average()
+                    .map(|avg| (series_labels(&s, k), ConstGauge::new(avg)))
+            }),
+        )?;
+        family(
+            e,
+            "iadvize_window_nps_responses",
+            "Answered NPS in the window.",
+            MetricType::Gauge,
+            w.series
+                .iter()
+                .filter(|(_, v)| v.nps_responses > 0)
+                .map(|(k, v)| {
+                    (
+                        series_labels(&s, k),
+                        ConstGauge::new(v.nps_responses as i64),
+                    )
+                }),
+        )?;
+        family(
+            e,
+            "iadvize_window_nps",
+            "Net Promoter Score in the window: 100 x (promoters - detractors) / answers.",
+            MetricType::Gauge,
+            w.series.iter().filter_map(|(k, v)| {
+                v.nps()
+                    .map(|nps| (series_labels(&s, k), ConstGauge::new(nps)))
+            }),
+        )?;
+        family(
+            e,
+            "iadvize_window_conversions",
+            "Conversations in the window with at least one transaction.",
+            MetricType::Gauge,
+            w.series
+                .iter()
+                .map(|(k, v)| (series_labels(&s, k), ConstGauge::new(v.conversions as i64))),
+        )?;
+        family(
+            e,
+            "iadvize_window_transaction_amount",
+            "Revenue of the conversations in the window.",
+            MetricType::Gauge,
+            w.revenue
+                .iter()
+                .map(|(k, v)| (amount_labels(&s, k), ConstGauge::new(*v))),
+        )?;
+
+        family(
+            e,
+            "iadvize_invalid_records",
+            "Records or fields rejected, each counted once.",
+            MetricType::Counter,
+            InvalidReason::ALL.iter().map(|r| {
+                let n = t.invalid.get(r).copied().unwrap_or(0);
+                ([("reason", r.as_label())], ConstCounter::new(n))
+            }),
+        )?;
+        family(
+            e,
+            "iadvize_tracked_conversations",
+            "Conversations held for de-duplication and late data.",
+            MetricType::Gauge,
+            [(
+                [("", ""); 0],
+                ConstGauge::new(s.tracked_conversations as i64),
+            )],
+        )?;
+        Ok(())
+    }
+}
+
+/// The standard `process_*` metrics, read from `/proc/self` at each scrape (Linux only;
+/// elsewhere they are left out).
+#[derive(Debug)]
+struct ProcessCollector;
+
+#[derive(Debug, Default, PartialEq)]
+struct ProcessStats {
+    cpu_seconds: f64,
+    resident_bytes: f64,
+    virtual_bytes: f64,
+    start_time_seconds: f64,
+    open_fds: Option<f64>,
+    max_fds: Option<f64>,
+}
+
+/// `sysconf(_SC_CLK_TCK)` on every Linux architecture the exporter targets.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+fn page_size() -> f64 {
+    4096.0
+}
+
+/// Parses `/proc/self/stat` (after the command name, which may contain spaces), with the
+/// boot time from `/proc/stat`.
+fn parse_proc_stat(stat: &str, boot_time_seconds: f64) -> Option<ProcessStats> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Fields after the name start at field 3 (state); utime is field 14.
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |n: usize| -> Option<f64> { fields.get(n - 3)?.parse::<f64>().ok() };
+    Some(ProcessStats {
+        cpu_seconds: (field(14)? + field(15)?) / CLOCK_TICKS_PER_SECOND,
+        virtual_bytes: field(23)?,
+        resident_bytes: field(24)? * page_size(),
+        start_time_seconds: boot_time_seconds + field(22)? / CLOCK_TICKS_PER_SECOND,
+        open_fds: None,
+        max_fds: None,
+    })
+}
+
+fn read_process_stats() -> Option<ProcessStats> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let boot = std::fs::read_to_string("/proc/stat").ok()?;
+    let btime = boot
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    let mut stats = parse_proc_stat(&stat, btime)?;
+    stats.open_fds = std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as f64);
+    stats.max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<f64>()
+                .ok()
+        });
+    Some(stats)
+}
+
+impl prometheus_client::collector::Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(p) = read_process_stats() else {
+            return Ok(());
+        };
+        let no_labels = [("", ""); 0];
+        let e = &mut encoder;
+        family(
+            e,
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds.",
+            MetricType::Counter,
+            [(no_labels, ConstCounter::new(p.cpu_seconds))],
+        )?;
+        family(
+            e,
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            MetricType::Gauge,
+            [(no_labels, ConstGauge::new(p.resident_bytes))],
+        )?;
+        family(
+            e,
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            MetricType::Gauge,
+            [(no_labels, ConstGauge::new(p.virtual_bytes))],
+        )?;
+        family(
+            e,
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            MetricType::Gauge,
+            [(no_labels, ConstGauge::new(p.start_time_seconds))],
+        )?;
+        family(
+            e,
+            "process_open_fds",
+            "Number of open file descriptors.",
+            MetricType::Gauge,
+            p.open_fds.map(|v| (no_labels, ConstGauge::new(v))),
+        )?;
+        family(
+            e,
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+            MetricType::Gauge,
+            p.max_fds.map(|v| (no_labels, ConstGauge::new(v))),
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iadvize::{Conversation, Page, Rejection, Transaction};
+    use crate::ledger::{Ledger, LedgerConfig};
+
+    const START: i64 = 1_700_000_000_000;
+
+    /// A fixed state: two channels, one late transaction, one rejected CSAT, one record
+    /// skipped for its missing project.
+    fn fixed_metrics() -> Metrics {
+        let mut ledger = Ledger::new(
+            LedgerConfig {
+                window_ms: 3_600_000,
+                duration_bounds: vec![60.0, 600.0],
+                amount_bounds: vec![50.0, 500.0],
+                max_channels: 32,
+                max_currencies: 16,
+            },
+            START,
+        );
+        let chat = Conversation {
+            id: "c1".into(),
+            project_id: 1001,
+            channel: "CHAT".into(),
+            closed_at: START + 60_000,
+            duration_seconds: Some(754.0),
+            csat: Some(4),
+            nps: Some(9),
+            transactions: vec![Transaction {
+                key: "t1".into(),
+                amount: 120.0,
+                currency: "EUR".into(),
+            }],
+        };
+        let call = Conversation {
+            id: "c2".into(),
+            project_id: 1002,
+            channel: "CALL".into(),
+            closed_at: START + 120_000,
+            duration_seconds: Some(45.5),
+            csat: None,
+            nps: None,
+            transactions: vec![],
+        };
+        let page = Page {
+            conversations: vec![chat, call],
+            rejections: vec![
+                Rejection {
+                    reason: InvalidReason::BadCsat,
+                    conversation_id: Some("c2".into()),
+                },
+                Rejection {
+                    reason: InvalidReason::MissingProject,
+                    conversation_id: Some("c3".into()),
+                },
+            ],
+            records: 3,
+            has_next_page: false,
+            end_cursor: None,
+        };
+        ledger.apply(&[page], START + 180_000);
+        let metrics = Metrics::new();
+        metrics.publish(ledger.snapshot(START + 180_000));
+        metrics.poll_started();
+        metrics.poll_finished(true, 0.25, 1_700_000_180.0);
+        metrics.set_watermark(1_700_000_180.0);
+        metrics.conversations_fetched(3);
+        metrics.request(Endpoint::Token, Some(200), 0.02);
+        metrics.request(Endpoint::Graphql, Some(503), 0.2);
+        metrics.retry(Endpoint::Graphql, RetryReason::ServerError);
+        metrics.request(Endpoint::Graphql, Some(200), 0.3);
+        metrics.login(1_700_086_400.0);
+        metrics
+    }
+
+    /// The exposition without what changes from run to run (process, build revision),
+    /// samples sorted within each family since live families keep no order.
+    fn stable(exposition: &str) -> String {
+        let mut out = String::new();
+        let mut samples: Vec<&str> = Vec::new();
+        let flush = |samples: &mut Vec<&str>, out: &mut String| {
+            samples.sort_unstable();
+            for s in samples.drain(..) {
+                out.push_str(s);
+                out.push('\n');
+            }
+        };
+        for line in exposition.lines() {
+            if line.contains("process_") || line.contains("iadvize_exporter_build_info{") {
+                continue;
+            }
+            if line.starts_with('#') {
+                flush(&mut samples, &mut out);
+                out.push_str(line);
+                out.push('\n');
+            } else {
+                samples.push(line);
+            }
+        }
+        flush(&mut samples, &mut out);
+        out
+    }
+
+    fn golden(name: &str, actual: &str) {
+        let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            actual, expected,
+            "exposition differs from {path}; review, then UPDATE_GOLDEN=1"
+        );
+    }
+
+    #[test]
+    fn text_exposition_matches_the_golden_file() {
+        let m = fixed_metrics();
+        golden("exposition.txt", &stable(&m.encode(Format::Text).unwrap()));
+    }
+
+    #[test]
+    fn openmetrics_exposition_matches_the_golden_file() {
+        let m = fixed_metrics();
+        let body = m.encode(Format::OpenMetrics).unwrap();
+        assert!(body.ends_with("# EOF\n"));
+        golden("exposition.openmetrics", &stable(&body));
+    }
+
+    #[test]
+    fn build_info_is_one() {
+        let body = Metrics::new().encode(Format::Text).unwrap();
+        let line = body
+            .lines()
+            .find(|l| l.starts_with("iadvize_exporter_build_info{"))
+            .unwrap();
+        assert!(line.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))));
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+
+    #[test]
+    fn proc_stat_is_parsed() {
+        // Field 14/15 utime/stime = 250/50 ticks, 22 starttime = 1000 ticks,
+        // 23 vsize = 8192000 bytes, 24 rss = 1000 pages.
+        let stat = "42 (iadvize exp) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0 1000 8192000 1000 18446744073709551615";
+        let p = parse_proc_stat(stat, 1_700_000_000.0).unwrap();
+        assert_eq!(p.cpu_seconds, 3.0);
+        assert_eq!(p.start_time_seconds, 1_700_000_010.0);
+        assert_eq!(p.virtual_bytes, 8_192_000.0);
+        assert_eq!(p.resident_bytes, 4_096_000.0);
+    }
+}

@@ -1,0 +1,253 @@
+//! The background loop: a start-up read of the window, then a fresh pass every
+//! `--poll.interval` and a revisit pass every `--poll.revisit-interval`.
+//!
+//! Passes run one after another in a single task, so they never overlap. A pass reads its
+//! whole interval before the ledger sees any of it: a failed pass changes no count and no
+//! watermark, and the next one reads the same ground again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::PollConfig;
+use crate::iadvize::{self, Client, Page, QueryPlan, UnixMillis};
+use crate::ledger::{ApplyReport, Ledger};
+use crate::metrics::Metrics;
+
+/// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
+pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp_millis())
+}
+
+/// Which of the three reads a pass is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassKind {
+    /// `[start - window, now)` once, so the window gauges are right at once.
+    Startup,
+    /// `[watermark - overlap, now)`.
+    Fresh,
+    /// `[now - revisit horizon, now)`, for late survey answers and transactions.
+    Revisit,
+}
+
+impl PassKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PassKind::Startup => "startup",
+            PassKind::Fresh => "fresh",
+            PassKind::Revisit => "revisit",
+        }
+    }
+}
+
+/// The poller: owns the ledger and the watermark.
+pub struct Poller {
+    client: Arc<Client>,
+    plan: QueryPlan,
+    ledger: Ledger,
+    metrics: Arc<Metrics>,
+    config: PollConfig,
+    window_ms: i64,
+    clock: Clock,
+    /// Close time up to which every conversation has been read; `None` before the
+    /// start-up read succeeded.
+    watermark: Option<UnixMillis>,
+    /// When the last revisit pass succeeded (or the start-up read, which also read it).
+    last_revisit: Option<UnixMillis>,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Poller {
+    pub fn new(
+        client: Arc<Client>,
+        plan: QueryPlan,
+        ledger: Ledger,
+        config: PollConfig,
+        window: Duration,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Self {
+        let poller = Poller {
+            client,
+            plan,
+            ledger,
+            metrics,
+            config,
+            window_ms: millis(window),
+            clock,
+            watermark: None,
+            last_revisit: None,
+        };
+        poller.publish((poller.clock)());
+        poller
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn watermark(&self) -> Option<UnixMillis> {
+        self.watermark
+    }
+
+    /// Poll until `shutdown` turns true. A pass in flight is dropped at shutdown: it has
+    /// not touched the ledger yet, so nothing is half-counted.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let started = Instant::now();
+            tokio::select! {
+                _ = self.tick() => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(started + self.config.interval) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// One scheduled round: the start-up read until it has succeeded, then a fresh pass,
+    /// then a revisit pass when one is due.
+    pub async fn tick(&mut self) {
+        let Some(watermark) = self.watermark else {
+            let start = self.ledger.counting_start();
+            let now = (self.clock)();
+            if self
+                .pass(PassKind::Startup, start.saturating_sub(self.window_ms), now)
+                .await
+            {
+                self.watermark = Some(now);
+                self.last_revisit = Some(now);
+            }
+            return;
+        };
+        let now = (self.clock)();
+        if self
+            .pass(
+                PassKind::Fresh,
+                watermark.saturating_sub(millis(self.config.overlap)),
+                now,
+            )
+            .await
+        {
+            self.watermark = Some(now.max(watermark));
+        }
+        let horizon = millis(self.config.revisit_horizon);
+        let now = (self.clock)();
+        let due = self
+            .last_revisit
+            .is_none_or(|last| now.saturating_sub(last) >= millis(self.config.revisit_interval));
+        if horizon > 0 && due && self.pass(PassKind::Revisit, now - horizon, now).await {
+            self.last_revisit = Some(now);
+        }
+    }
+
+    /// Read `[from, to)` whole, then fold it into the ledger. Returns whether it succeeded.
+    async fn pass(&mut self, kind: PassKind, from: UnixMillis, to: UnixMillis) -> bool {
+        self.metrics.poll_started();
+        let started = Instant::now();
+        let result = self.read(from, to).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let now = (self.clock)();
+        match result {
+            Ok(pages) => {
+                let report = self.ledger.apply(&pages, now);
+                if kind == PassKind::Startup || kind == PassKind::Fresh {
+                    self.metrics
+                        .set_watermark(to.max(self.watermark.unwrap_or(to)) as f64 / 1000.0);
+                }
+                self.prune(now, to);
+                self.publish(now);
+                self.metrics
+                    .poll_finished(true, seconds, now as f64 / 1000.0);
+                log_pass(kind, from, to, seconds, &pages, &report);
+                true
+            }
+            Err(error) => {
+                self.metrics
+                    .poll_finished(false, seconds, now as f64 / 1000.0);
+                tracing::warn!(
+                    pass = kind.as_str(),
+                    from = %format_time(from),
+                    to = %format_time(to),
+                    seconds,
+                    error = %error,
+                    "poll failed; the next one reads the same interval again"
+                );
+                false
+            }
+        }
+    }
+
+    async fn read(&self, from: UnixMillis, to: UnixMillis) -> Result<Vec<Page>, iadvize::Error> {
+        let mut pages = Vec::new();
+        let metrics = &self.metrics;
+        self.client
+            .fetch_interval(&self.plan, from, to, &mut |page: Page| {
+                metrics.conversations_fetched(page.records as u64);
+                pages.push(page);
+            })
+            .await?;
+        Ok(pages)
+    }
+
+    /// Forget what no later read can reach: before the revisit horizon, the window and
+    /// the next fresh pass's start, with one poll interval of margin.
+    fn prune(&mut self, now: UnixMillis, watermark_candidate: UnixMillis) {
+        let watermark = self.watermark.unwrap_or(watermark_candidate);
+        let cutoff = [
+            now.saturating_sub(millis(self.config.revisit_horizon)),
+            now.saturating_sub(self.window_ms),
+            watermark.saturating_sub(millis(self.config.overlap)),
+            self.ledger.counting_start().saturating_sub(self.window_ms),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(now)
+        .saturating_sub(millis(self.config.interval));
+        self.ledger.prune(cutoff);
+    }
+
+    fn publish(&self, now: UnixMillis) {
+        self.metrics.publish(self.ledger.snapshot(now));
+    }
+}
+
+fn log_pass(
+    kind: PassKind,
+    from: UnixMillis,
+    to: UnixMillis,
+    seconds: f64,
+    pages: &[Page],
+    report: &ApplyReport,
+) {
+    let records: usize = pages.iter().map(|p| p.records).sum();
+    tracing::debug!(
+        pass = kind.as_str(),
+        from = %format_time(from),
+        to = %format_time(to),
+        seconds,
+        pages = pages.len(),
+        records,
+        new_conversations = report.new_conversations,
+        counted_conversations = report.counted_conversations,
+        answers = report.answers,
+        transactions = report.transactions,
+        invalid = report.invalid,
+        "poll done"
+    );
+}
+
+fn format_time(ms: UnixMillis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
+}
