@@ -32,6 +32,20 @@ pub enum AppError {
     Iadvize(#[from] iadvize::Error),
     #[error("the iAdvize client could not be set up: {0}")]
     Client(#[source] iadvize::Error),
+    #[error(
+        "--web.config.file is not supported yet: refusing to serve without the TLS or basic auth it asks for"
+    )]
+    WebConfigUnsupported,
+}
+
+impl AppError {
+    /// 2 for configuration the exporter cannot honour, 1 for runtime failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::WebConfigUnsupported => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -99,6 +113,7 @@ async fn plan_until_ready(
             Ok(plan) => return Ok(Some(plan)),
             Err(e @ iadvize::Error::Schema(_)) => return Err(e.into()),
             Err(e) => {
+                metrics.poll_started();
                 metrics.poll_finished(false, 0.0, chrono::Utc::now().timestamp() as f64);
                 tracing::warn!(error = %e, retry_in = ?delay, "cannot reach iAdvize yet");
             }
@@ -149,6 +164,15 @@ pub async fn run_with(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
     clock: Clock,
 ) -> Result<(), AppError> {
+    if config.web.config_file.is_some() {
+        return Err(AppError::WebConfigUnsupported);
+    }
+    if let Some(path) = &config.state_file {
+        tracing::warn!(
+            path = %path.display(),
+            "--state.file is not implemented yet: counts start from zero at each start"
+        );
+    }
     // Counting starts now, before any network call: a conversation that closes while the
     // exporter logs in is counted.
     let counting_start = clock();

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         Err(error) => {
             tracing::error!(error = %error, "exiting");
             eprintln!("iadvize-exporter: {error}");
-            ExitCode::from(1)
+            ExitCode::from(error.exit_code())
         }
     }
 }

@@ -130,7 +130,7 @@ impl Poller {
             return;
         };
         let now = (self.clock)();
-        if self
+        if !self
             .pass(
                 PassKind::Fresh,
                 watermark.saturating_sub(millis(self.config.overlap)),
@@ -138,8 +138,10 @@ impl Poller {
             )
             .await
         {
-            self.watermark = Some(now.max(watermark));
+            // `iadvize_up` must say the fresh pass failed: no revisit until it succeeds.
+            return;
         }
+        self.watermark = Some(now.max(watermark));
         let horizon = millis(self.config.revisit_horizon);
         let now = (self.clock)();
         let due = self
