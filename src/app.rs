@@ -7,12 +7,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver, QueryPlan};
+use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver, QueryPlan, UnixMillis};
 use crate::ledger::{Ledger, LedgerConfig};
 use crate::metrics::Metrics;
-use crate::poller::{Clock, Poller, system_clock};
+use crate::poller::{Clock, Poller, Resume, system_clock};
 use crate::secret::Secret;
 use crate::simulator;
+use crate::state;
 use crate::web::{self, WebState};
 
 /// Why the exporter stopped with an error (exit code 1).
@@ -26,23 +27,24 @@ pub enum AppError {
     },
     #[error("cannot start the simulated iAdvize account: {0}")]
     Simulator(#[source] std::io::Error),
+    #[error("{0}")]
+    State(#[source] state::StateError),
     #[error("the web server failed: {0}")]
     Web(#[source] std::io::Error),
     #[error("{0}")]
     Iadvize(#[from] iadvize::Error),
     #[error("the iAdvize client could not be set up: {0}")]
     Client(#[source] iadvize::Error),
-    #[error(
-        "--web.config.file is not supported yet: refusing to serve without the TLS or basic auth it asks for"
-    )]
-    WebConfigUnsupported,
+    /// `--web.config.file` is unreadable or invalid.
+    #[error("{0}")]
+    WebConfig(#[from] web::WebConfigError),
 }
 
 impl AppError {
     /// 2 for configuration the exporter cannot honour, 1 for runtime failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::WebConfigUnsupported => 2,
+            AppError::WebConfig(_) => 2,
             _ => 1,
         }
     }
@@ -136,6 +138,59 @@ fn ledger_config(config: &Config) -> LedgerConfig {
     }
 }
 
+/// The ledger to start from: the state file's when there is a sound one, else a fresh
+/// one counting from `counting_start`. A damaged or foreign file is moved aside, loudly,
+/// and counted; an unreadable one stops the exporter rather than risk counting twice.
+fn restore(
+    config: &Config,
+    metrics: &Metrics,
+    counting_start: UnixMillis,
+    now: UnixMillis,
+) -> Result<(Ledger, Option<Resume>), AppError> {
+    let fresh = || (Ledger::new(ledger_config(config), counting_start), None);
+    let Some(path) = &config.state_file else {
+        return Ok(fresh());
+    };
+    match state::load(path) {
+        Ok(None) => {
+            tracing::info!(path = %path.display(), "no state file yet: starting fresh");
+            Ok(fresh())
+        }
+        Ok(Some(saved)) => {
+            let ledger = Ledger::from_state(ledger_config(config), saved.ledger);
+            tracing::info!(
+                path = %path.display(),
+                tracked = ledger.tracked(),
+                watermark = ?saved.watermark,
+                "state restored: counters go on from the saved values"
+            );
+            let resume = Resume {
+                watermark: saved.watermark,
+                last_revisit: saved.last_revisit,
+            };
+            Ok((ledger, Some(resume)))
+        }
+        Err(error @ state::StateError::Corrupt { .. }) => {
+            metrics.state_file_corrupt();
+            match state::move_aside(path, now / 1000) {
+                Ok(aside) => tracing::error!(
+                    error = %error,
+                    moved_to = %aside.display(),
+                    "STATE FILE UNUSABLE: moved aside, starting fresh; counts restart from zero"
+                ),
+                Err(e) => {
+                    return Err(AppError::State(state::StateError::Write {
+                        path: path.clone(),
+                        source: e,
+                    }));
+                }
+            }
+            Ok(fresh())
+        }
+        Err(error) => Err(AppError::State(error)),
+    }
+}
+
 /// Run the exporter until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), AppError> {
     run_until(config, termination_signal(), system_clock()).await
@@ -164,15 +219,10 @@ pub async fn run_with(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
     clock: Clock,
 ) -> Result<(), AppError> {
-    if config.web.config_file.is_some() {
-        return Err(AppError::WebConfigUnsupported);
-    }
-    if let Some(path) = &config.state_file {
-        tracing::warn!(
-            path = %path.display(),
-            "--state.file is not implemented yet: counts start from zero at each start"
-        );
-    }
+    let web_security = match &config.web.config_file {
+        Some(file) => web::WebSecurity::load(file)?,
+        None => web::WebSecurity::none(),
+    };
     // Counting starts now, before any network call: a conversation that closes while the
     // exporter logs in is counted.
     let counting_start = clock();
@@ -181,6 +231,8 @@ pub async fn run_with(
     tracing::info!(
         address = %listener.local_addr().map_or_else(|_| config.web.listen_address.to_string(), |a| a.to_string()),
         telemetry_path = %config.web.telemetry_path,
+        tls = web_security.is_tls(),
+        basic_auth = web_security.has_basic_auth(),
         "serving metrics"
     );
 
@@ -190,7 +242,7 @@ pub async fn run_with(
         telemetry_path: config.web.telemetry_path.clone(),
     };
     let mut web_stop = stop_rx.clone();
-    let web = tokio::spawn(web::serve(listener, web_state, async move {
+    let web = tokio::spawn(web::serve(listener, web_state, web_security, async move {
         let _ = web_stop.wait_for(|stop| *stop).await;
     }));
     tokio::spawn(async move {
@@ -199,21 +251,26 @@ pub async fn run_with(
         let _ = stop_tx.send(true);
     });
 
+    let (ledger, resume) = restore(&config, &metrics, counting_start, clock())?;
+    // Restored counts and window are served at once, even while iAdvize is unreachable.
+    metrics.publish(ledger.snapshot(clock()));
+
     let observer: Arc<dyn ApiObserver> = metrics.clone();
     let client = Arc::new(Client::new(config.client.clone(), observer).map_err(AppError::Client)?);
     let poller_result = match plan_until_ready(&client, &metrics, &mut stop_rx).await? {
         None => Ok(()),
         Some(plan) => {
             tracing::info!(shape = ?plan.shape, "iAdvize query decided");
-            let ledger = Ledger::new(ledger_config(&config), counting_start);
             let poller = Poller::new(
                 client,
                 plan,
                 ledger,
+                resume,
                 config.poll.clone(),
                 config.metrics.window,
                 metrics.clone(),
                 clock,
+                config.state_file.clone(),
             );
             poller.run(stop_rx.clone()).await;
             Ok(())

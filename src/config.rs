@@ -1273,6 +1273,36 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     let src = Sources { cli, env, file };
 
     let demo = src.required("demo", parse_bool)?;
+    let url = src.required("iadvize.url", parse_url)?;
+    let platform_sd = src.required("iadvize.platform", parse_platform)?;
+    let query = src.required("iadvize.query", parse_query)?;
+    let project_ids = src.required("iadvize.project-ids", parse_project_ids)?;
+    let max_requests_per_second = src.required("iadvize.max-requests-per-second", parse_rate)?;
+    let timeout = src.required("iadvize.timeout", parse_duration)?;
+    let poll = PollConfig {
+        interval: src.required("poll.interval", parse_duration)?,
+        overlap: src.required("poll.overlap", parse_duration_or_zero)?,
+        revisit_interval: src.required("poll.revisit-interval", parse_duration)?,
+        revisit_horizon: src.required("poll.revisit-horizon", parse_duration_or_zero)?,
+    };
+    let metrics = MetricsConfig {
+        window: src.required("metrics.window", parse_duration)?,
+        duration_buckets: src.required("metrics.duration-buckets", parse_buckets)?,
+        amount_buckets: src.required("metrics.amount-buckets", parse_buckets)?,
+        max_channels: src.required("metrics.max-channels", parse_count)?,
+        max_currencies: src.required("metrics.max-currencies", parse_count)?,
+    };
+    let state_file = src.path("state.file")?.map(|(p, _)| p);
+    let web = WebConfig {
+        listen_address: src.required("web.listen-address", parse_listen_address)?,
+        telemetry_path: src.required("web.telemetry-path", parse_telemetry_path)?,
+        config_file: src.path("web.config.file")?.map(|(p, _)| p),
+    };
+    let log = LogConfig {
+        level: src.required("log.level", parse_log_level)?,
+        format: src.required("log.format", parse_log_format)?,
+    };
+    // Credentials last: a bad value elsewhere is named even when the login is missing too.
     let credentials = if demo {
         // main swaps in the in-process simulator's URL and credentials.
         Credentials::Password {
@@ -1282,39 +1312,21 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     } else {
         credentials(&src)?
     };
-    let mut client = ClientConfig::new(src.required("iadvize.url", parse_url)?, credentials);
-    client.platform_sd = src.required("iadvize.platform", parse_platform)?;
-    client.query = src.required("iadvize.query", parse_query)?;
-    client.project_ids = src.required("iadvize.project-ids", parse_project_ids)?;
-    client.max_requests_per_second = src.required("iadvize.max-requests-per-second", parse_rate)?;
-    client.timeout = src.required("iadvize.timeout", parse_duration)?;
+    let mut client = ClientConfig::new(url, credentials);
+    client.platform_sd = platform_sd;
+    client.query = query;
+    client.project_ids = project_ids;
+    client.max_requests_per_second = max_requests_per_second;
+    client.timeout = timeout;
 
     Ok(Config {
         client,
         demo,
-        poll: PollConfig {
-            interval: src.required("poll.interval", parse_duration)?,
-            overlap: src.required("poll.overlap", parse_duration_or_zero)?,
-            revisit_interval: src.required("poll.revisit-interval", parse_duration)?,
-            revisit_horizon: src.required("poll.revisit-horizon", parse_duration_or_zero)?,
-        },
-        metrics: MetricsConfig {
-            window: src.required("metrics.window", parse_duration)?,
-            duration_buckets: src.required("metrics.duration-buckets", parse_buckets)?,
-            amount_buckets: src.required("metrics.amount-buckets", parse_buckets)?,
-            max_channels: src.required("metrics.max-channels", parse_count)?,
-            max_currencies: src.required("metrics.max-currencies", parse_count)?,
-        },
-        state_file: src.path("state.file")?.map(|(p, _)| p),
-        web: WebConfig {
-            listen_address: src.required("web.listen-address", parse_listen_address)?,
-            telemetry_path: src.required("web.telemetry-path", parse_telemetry_path)?,
-            config_file: src.path("web.config.file")?.map(|(p, _)| p),
-        },
-        log: LogConfig {
-            level: src.required("log.level", parse_log_level)?,
-            format: src.required("log.format", parse_log_format)?,
-        },
+        poll,
+        metrics,
+        state_file,
+        web,
+        log,
     })
 }
 

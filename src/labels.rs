@@ -53,6 +53,21 @@ impl CappedLabels {
         }
     }
 
+    /// Label values restored from a state file, ids kept: they are referenced by the
+    /// ledger. When the cap was lowered since, the values already there stay.
+    pub fn from_names(cap: usize, names: Vec<String>) -> Self {
+        let mut labels = CappedLabels::new(cap);
+        for name in names {
+            let id = LabelId::try_from(labels.names.len()).unwrap_or(LabelId::MAX);
+            if name == OTHER {
+                labels.other = Some(id);
+            }
+            labels.ids.insert(name.clone(), id);
+            labels.names.push(name);
+        }
+        labels
+    }
+
     /// The id of an already-normalised value, adding it while under the cap.
     pub fn id(&mut self, value: &str) -> LabelId {
         if let Some(&id) = self.ids.get(value) {
@@ -124,5 +139,9 @@ mod tests {
         assert_eq!(l.name(c), "other");
         assert_eq!(l.id("chat"), a, "a value under the cap keeps its id");
         assert_eq!(l.names(), ["chat", "call", "other"]);
+
+        let mut restored = CappedLabels::from_names(2, l.names().to_vec());
+        assert_eq!(restored.id("call"), b);
+        assert_eq!(restored.id("whatsapp"), c, "still past the cap: other");
     }
 }

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use crate::iadvize::{Conversation, InvalidReason, Page, Rejection, UnixMillis};
 use crate::labels::{CappedLabels, LabelId, normalise_channel};
 
@@ -28,14 +30,14 @@ pub struct LedgerConfig {
 }
 
 /// The business label set of most series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SeriesKey {
     pub project_id: i64,
     pub channel: LabelId,
 }
 
 /// The label set of transaction series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AmountKey {
     pub series: SeriesKey,
     pub currency: LabelId,
@@ -43,7 +45,7 @@ pub struct AmountKey {
 
 /// A cumulative histogram: `counts[i]` observations fell in bucket `i` (not cumulative),
 /// the last slot being `+Inf`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     pub counts: Vec<u64>,
     pub sum: f64,
@@ -71,7 +73,7 @@ impl Histogram {
 }
 
 /// Cumulative business counters, by label set.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     pub conversations: BTreeMap<SeriesKey, u64>,
     pub duration: BTreeMap<SeriesKey, Histogram>,
@@ -148,7 +150,7 @@ impl Snapshot {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct TrackedTransaction {
     key: Box<str>,
     currency: LabelId,
@@ -156,7 +158,7 @@ struct TrackedTransaction {
 }
 
 /// One conversation the ledger remembers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Entry {
     closed_at: UnixMillis,
     series: SeriesKey,
@@ -171,7 +173,7 @@ struct Entry {
 }
 
 /// A record that was skipped whole: remembered only to count its rejection once.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Skipped {
     invalid_seen: u16,
     first_seen: UnixMillis,
@@ -206,6 +208,44 @@ fn reason_bit(reason: InvalidReason) -> u16 {
     1 << index
 }
 
+/// What the state file keeps of a ledger: everything but the configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LedgerState {
+    counting_start: UnixMillis,
+    channels: Vec<String>,
+    currencies: Vec<String>,
+    duration_bounds: Vec<f64>,
+    amount_bounds: Vec<f64>,
+    entries: HashMap<Box<str>, Entry>,
+    skipped: HashMap<Box<str>, Skipped>,
+    totals: Totals,
+}
+
+/// [`LedgerState`] borrowed from a live ledger: the same encoding, without copying a
+/// million entries on every save.
+#[derive(Debug, Serialize)]
+pub struct LedgerStateRef<'a> {
+    counting_start: UnixMillis,
+    channels: &'a [String],
+    currencies: &'a [String],
+    duration_bounds: &'a [f64],
+    amount_bounds: &'a [f64],
+    entries: &'a HashMap<Box<str>, Entry>,
+    skipped: &'a HashMap<Box<str>, Skipped>,
+    totals: &'a Totals,
+}
+
+impl LedgerState {
+    /// Conversations closed at or after this are counted.
+    pub fn counting_start(&self) -> UnixMillis {
+        self.counting_start
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.entries.len()
+    }
+}
+
 /// The de-duplication ledger and the business aggregates.
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -234,6 +274,48 @@ impl Ledger {
 
     pub fn counting_start(&self) -> UnixMillis {
         self.counting_start
+    }
+
+    /// Everything worth keeping across a restart, borrowed for encoding.
+    pub fn state(&self) -> LedgerStateRef<'_> {
+        LedgerStateRef {
+            counting_start: self.counting_start,
+            channels: self.channels.names(),
+            currencies: self.currencies.names(),
+            duration_bounds: &self.config.duration_bounds,
+            amount_bounds: &self.config.amount_bounds,
+            entries: &self.entries,
+            skipped: &self.skipped,
+            totals: &self.totals,
+        }
+    }
+
+    /// A ledger that goes on from a saved state, under the current configuration.
+    /// Histograms whose buckets changed since cannot be carried over: they restart empty
+    /// (with a warning), while every counter and the de-duplication memory go on.
+    pub fn from_state(config: LedgerConfig, state: LedgerState) -> Self {
+        let mut totals = state.totals;
+        if state.duration_bounds != config.duration_bounds {
+            tracing::warn!(
+                "--metrics.duration-buckets changed since the state was saved: the duration histogram restarts empty"
+            );
+            totals.duration.clear();
+        }
+        if state.amount_bounds != config.amount_bounds {
+            tracing::warn!(
+                "--metrics.amount-buckets changed since the state was saved: the amount histogram restarts empty"
+            );
+            totals.transactions.clear();
+        }
+        Ledger {
+            channels: CappedLabels::from_names(config.max_channels, state.channels),
+            currencies: CappedLabels::from_names(config.max_currencies, state.currencies),
+            config,
+            counting_start: state.counting_start,
+            entries: state.entries,
+            skipped: state.skipped,
+            totals,
+        }
     }
 
     pub fn tracked(&self) -> usize {

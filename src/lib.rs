@@ -23,5 +23,7 @@ pub mod poller;
 pub mod secret;
 /// A simulated iAdvize account: token and GraphQL endpoints, traffic, faults, ground truth.
 pub mod simulator;
+/// The state file: ledger, counters and watermark kept across restarts.
+pub mod state;
 /// The HTTP server: `/metrics`, `/`, `/-/healthy`, `/-/ready`.
 pub mod web;

@@ -81,6 +81,8 @@ pub struct Metrics {
     token_renewals: Counter,
     token_expiry: Gauge<f64, AtomicU64>,
     fetched: Counter,
+    state_corrupt: Counter,
+    state_write_failures: Counter,
     business: Arc<BusinessCollector>,
     ready: AtomicBool,
 }
@@ -165,6 +167,18 @@ impl Metrics {
             "Conversation records read from iAdvize, duplicates included",
             fetched.clone(),
         );
+        let state_corrupt = Counter::default();
+        registry.register(
+            "iadvize_state_file_corrupt",
+            "State files found damaged or foreign at start-up and moved aside",
+            state_corrupt.clone(),
+        );
+        let state_write_failures = Counter::default();
+        registry.register(
+            "iadvize_state_file_write_failures",
+            "Saves of the state file that failed",
+            state_write_failures.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -195,6 +209,8 @@ impl Metrics {
             token_renewals,
             token_expiry,
             fetched,
+            state_corrupt,
+            state_write_failures,
             business,
             ready: AtomicBool::new(false),
         }
@@ -249,6 +265,14 @@ impl Metrics {
 
     pub fn conversations_fetched(&self, records: u64) {
         self.fetched.inc_by(records);
+    }
+
+    pub fn state_file_corrupt(&self) {
+        self.state_corrupt.inc();
+    }
+
+    pub fn state_write_failed(&self) {
+        self.state_write_failures.inc();
     }
 
     /// Whether a first poll has succeeded (`/-/ready`).

@@ -11,10 +11,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use std::path::PathBuf;
+
 use crate::config::PollConfig;
 use crate::iadvize::{self, Client, Page, QueryPlan, UnixMillis};
 use crate::ledger::{ApplyReport, Ledger};
 use crate::metrics::Metrics;
+use crate::state::{self, SavedStateRef};
 
 /// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
 pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
@@ -59,6 +62,15 @@ pub struct Poller {
     watermark: Option<UnixMillis>,
     /// When the last revisit pass succeeded (or the start-up read, which also read it).
     last_revisit: Option<UnixMillis>,
+    /// Where the state is saved after each pass that changed something.
+    state_file: Option<PathBuf>,
+}
+
+/// Where a restored poller goes on from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub watermark: Option<UnixMillis>,
+    pub last_revisit: Option<UnixMillis>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -66,14 +78,17 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl Poller {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Arc<Client>,
         plan: QueryPlan,
         ledger: Ledger,
+        resume: Option<Resume>,
         config: PollConfig,
         window: Duration,
         metrics: Arc<Metrics>,
         clock: Clock,
+        state_file: Option<PathBuf>,
     ) -> Self {
         let poller = Poller {
             client,
@@ -83,9 +98,13 @@ impl Poller {
             config,
             window_ms: millis(window),
             clock,
-            watermark: None,
-            last_revisit: None,
+            watermark: resume.and_then(|r| r.watermark),
+            last_revisit: resume.and_then(|r| r.last_revisit),
+            state_file,
         };
+        if let Some(w) = poller.watermark {
+            poller.metrics.set_watermark(w as f64 / 1000.0);
+        }
         poller.publish((poller.clock)());
         poller
     }
@@ -99,17 +118,58 @@ impl Poller {
     }
 
     /// Poll until `shutdown` turns true. A pass in flight is dropped at shutdown: it has
-    /// not touched the ledger yet, so nothing is half-counted.
+    /// not touched the ledger yet, so nothing is half-counted. The state is saved last.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         loop {
             let started = Instant::now();
             tokio::select! {
                 _ = self.tick() => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = shutdown.wait_for(|stop| *stop) => break,
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(started + self.config.interval) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+        self.save().await;
+    }
+
+    /// Write the state file, if there is one. A failure is logged and counted: counting
+    /// goes on, and the next save tries again.
+    async fn save(&self) {
+        let Some(path) = self.state_file.clone() else {
+            return;
+        };
+        let started = Instant::now();
+        let saved = SavedStateRef {
+            written_at: (self.clock)(),
+            watermark: self.watermark,
+            last_revisit: self.last_revisit,
+            ledger: self.ledger.state(),
+        };
+        let result = match state::encode(&saved) {
+            Ok(bytes) => {
+                let len = bytes.len();
+                let path = path.clone();
+                match tokio::task::spawn_blocking(move || state::write_atomic(&path, &bytes)).await
+                {
+                    Ok(result) => result.map(|()| len),
+                    Err(join) => Err(state::StateError::Encode(join.to_string())),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(bytes) => tracing::debug!(
+                path = %path.display(),
+                bytes,
+                seconds = started.elapsed().as_secs_f64(),
+                tracked = self.ledger.tracked(),
+                "state saved"
+            ),
+            Err(error) => {
+                self.metrics.state_write_failed();
+                tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
             }
         }
     }
@@ -120,13 +180,8 @@ impl Poller {
         let Some(watermark) = self.watermark else {
             let start = self.ledger.counting_start();
             let now = (self.clock)();
-            if self
-                .pass(PassKind::Startup, start.saturating_sub(self.window_ms), now)
-                .await
-            {
-                self.watermark = Some(now);
-                self.last_revisit = Some(now);
-            }
+            self.pass(PassKind::Startup, start.saturating_sub(self.window_ms), now)
+                .await;
             return;
         };
         let now = (self.clock)();
@@ -141,14 +196,13 @@ impl Poller {
             // `iadvize_up` must say the fresh pass failed: no revisit until it succeeds.
             return;
         }
-        self.watermark = Some(now.max(watermark));
         let horizon = millis(self.config.revisit_horizon);
         let now = (self.clock)();
         let due = self
             .last_revisit
             .is_none_or(|last| now.saturating_sub(last) >= millis(self.config.revisit_interval));
-        if horizon > 0 && due && self.pass(PassKind::Revisit, now - horizon, now).await {
-            self.last_revisit = Some(now);
+        if horizon > 0 && due {
+            self.pass(PassKind::Revisit, now - horizon, now).await;
         }
     }
 
@@ -163,14 +217,21 @@ impl Poller {
             Ok(pages) => {
                 let report = self.ledger.apply(&pages, now);
                 if kind == PassKind::Startup || kind == PassKind::Fresh {
-                    self.metrics
-                        .set_watermark(to.max(self.watermark.unwrap_or(to)) as f64 / 1000.0);
+                    let watermark = to.max(self.watermark.unwrap_or(to));
+                    self.watermark = Some(watermark);
+                    self.metrics.set_watermark(watermark as f64 / 1000.0);
                 }
-                self.prune(now, to);
+                if kind == PassKind::Startup || kind == PassKind::Revisit {
+                    self.last_revisit = Some(to);
+                }
+                self.prune(now);
                 self.publish(now);
                 self.metrics
                     .poll_finished(true, seconds, now as f64 / 1000.0);
                 log_pass(kind, from, to, seconds, &pages, &report);
+                // Save before the next read, so a kill never loses more than one pass and
+                // never keeps a count without the ledger that explains it.
+                self.save().await;
                 true
             }
             Err(error) => {
@@ -203,8 +264,8 @@ impl Poller {
 
     /// Forget what no later read can reach: before the revisit horizon, the window and
     /// the next fresh pass's start, with one poll interval of margin.
-    fn prune(&mut self, now: UnixMillis, watermark_candidate: UnixMillis) {
-        let watermark = self.watermark.unwrap_or(watermark_candidate);
+    fn prune(&mut self, now: UnixMillis) {
+        let watermark = self.watermark.unwrap_or(now);
         let cutoff = [
             now.saturating_sub(millis(self.config.revisit_horizon)),
             now.saturating_sub(self.window_ms),

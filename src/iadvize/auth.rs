@@ -170,6 +170,8 @@ impl Auth {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // Wait out any Retry-After first, so the login is dated when it leaves.
+            transport.wait_turn(Endpoint::Token).await;
             take_login_slot(&mut state.logins, Instant::now())?;
             let form = [
                 ("username", username),
@@ -178,7 +180,13 @@ impl Auth {
             ];
             let request = transport.http.post(self.token_url.clone()).form(&form);
             let obtained_at = Instant::now();
-            let (reason, error) = match transport.exchange(Endpoint::Token, request).await {
+            let outcome = transport.exchange(Endpoint::Token, request).await;
+            // Re-date the login when its answer came: iAdvize counted it no later, so ten
+            // logins spaced by this clock are spaced by at least as much at iAdvize.
+            if let Some(last) = state.logins.back_mut() {
+                *last = Instant::now();
+            }
+            let (reason, error) = match outcome {
                 Ok((200..=299, body)) => match parse_token_response(&body) {
                     Ok(granted) => {
                         return Ok(self.accept(transport, granted, obtained_at, generation));

@@ -394,7 +394,7 @@ impl Transport {
     }
 
     /// Waits for the pace slot (GraphQL only) and until any `Retry-After` has passed.
-    async fn wait_turn(&self, endpoint: Endpoint) {
+    pub(crate) async fn wait_turn(&self, endpoint: Endpoint) {
         let slot = match (endpoint, self.graphql_interval) {
             (Endpoint::Graphql, Some(interval)) => {
                 let mut gate = self.lock_gate();

@@ -40,7 +40,9 @@ pub struct Transaction {
 
 /// Why a record or a field was rejected. The label values of
 /// `iadvize_invalid_records_total{reason}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum InvalidReason {
     /// Record skipped: the node is not an object, or a required part has the wrong type.
     Malformed,

@@ -112,12 +112,15 @@ pub const DEMO_USERNAME: &str = "demo@example.com";
 pub const DEMO_PASSWORD: &str = "demo";
 
 impl SimConfig {
-    /// For `--demo`: lively and realistic, with two hours of history already there, so
+    /// For `--demo`: lively and realistic, with twenty minutes of history already there, so
     /// dashboards fill within seconds; a few defects and a few transient faults.
     pub fn demo() -> Self {
         SimConfig {
             seed: 42,
             rate_per_hour: 300.0,
+            // Twenty minutes of history (6,000 conversations) fill the dashboards and are
+            // read in a couple of seconds at start-up.
+            history: Duration::from_secs(20 * 60),
             index_lag: Duration::from_secs(1),
             bad_record_rate: 0.002,
             faults: Faults {

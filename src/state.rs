@@ -1,0 +1,313 @@
+//! The state file: the ledger, the counters and the watermark, kept across restarts.
+//!
+//! Layout: the 8-byte magic `IADVZST\0`, a little-endian `u32` version, a `u64` payload
+//! length, the payload (postcard, compact binary), and a CRC-32 of the payload. Written
+//! whole after each poll that changed something: temp file, fsync, rename, fsync of the
+//! directory, so a `kill -9` leaves either the old file or the new one. It holds no
+//! password and no token.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::iadvize::UnixMillis;
+use crate::ledger::{LedgerState, LedgerStateRef};
+
+const MAGIC: &[u8; 8] = b"IADVZST\0";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8;
+
+/// What the poller needs to go on where it stopped, as read back.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SavedState {
+    /// Unix ms of the save.
+    pub written_at: UnixMillis,
+    pub watermark: Option<UnixMillis>,
+    pub last_revisit: Option<UnixMillis>,
+    pub ledger: LedgerState,
+}
+
+/// The same, borrowed from the live poller for writing: the field order and types must
+/// match [`SavedState`], since the encoding is positional.
+#[derive(Debug, Serialize)]
+pub struct SavedStateRef<'a> {
+    pub written_at: UnixMillis,
+    pub watermark: Option<UnixMillis>,
+    pub last_revisit: Option<UnixMillis>,
+    pub ledger: LedgerStateRef<'a>,
+}
+
+/// Why a state file could not be used or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read the state file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the state file {path} is not a state file of this exporter, or is damaged: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("cannot write the state file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot encode the state: {0}")]
+    Encode(String),
+}
+
+/// Encode a state into the file layout.
+pub fn encode(state: &SavedStateRef<'_>) -> Result<Vec<u8>, StateError> {
+    let payload = postcard::to_stdvec(state).map_err(|e| StateError::Encode(e.to_string()))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    Ok(out)
+}
+
+/// Decode the file layout; any flaw is a reason, never a panic.
+pub fn decode(bytes: &[u8]) -> Result<SavedState, String> {
+    let header = bytes.get(..HEADER_LEN).ok_or("shorter than its header")?;
+    let (magic, rest) = header.split_at(8);
+    if magic != MAGIC {
+        return Err("wrong magic bytes".to_owned());
+    }
+    let (version, len) = rest.split_at(4);
+    let version = u32::from_le_bytes(version.try_into().map_err(|_| "bad version field")?);
+    if version != VERSION {
+        return Err(format!("version {version}, this exporter reads {VERSION}"));
+    }
+    let len = u64::from_le_bytes(len.try_into().map_err(|_| "bad length field")?);
+    let len = usize::try_from(len).map_err(|_| "length out of range")?;
+    let end = HEADER_LEN.checked_add(len).ok_or("length out of range")?;
+    let payload = bytes.get(HEADER_LEN..end).ok_or("truncated payload")?;
+    let crc = bytes.get(end..end + 4).ok_or("truncated checksum")?;
+    if bytes.len() != end + 4 {
+        return Err("trailing bytes after the checksum".to_owned());
+    }
+    let crc = u32::from_le_bytes(crc.try_into().map_err(|_| "bad checksum field")?);
+    if crc != crc32fast::hash(payload) {
+        return Err("checksum mismatch".to_owned());
+    }
+    postcard::from_bytes(payload).map_err(|e| format!("undecodable payload: {e}"))
+}
+
+/// Load the state file. `Ok(None)` when there is none yet.
+pub fn load(path: &Path) -> Result<Option<SavedState>, StateError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StateError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    decode(&bytes)
+        .map(Some)
+        .map_err(|reason| StateError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        })
+}
+
+/// Move a damaged file aside as `<file>.corrupt-<unix seconds>`, so it can be examined and
+/// is never read again. Returns the new name.
+pub fn move_aside(path: &Path, now_seconds: i64) -> io::Result<PathBuf> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".corrupt-{now_seconds}"));
+    let target = PathBuf::from(name);
+    fs::rename(path, &target)?;
+    Ok(target)
+}
+
+/// Write `bytes` to `path` atomically and durably, readable by the owner only.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let err = |source| StateError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        // The rename itself must reach the disk, or a crash could bring the old file back.
+        File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iadvize::{Conversation, Page, Transaction};
+    use crate::ledger::{Ledger, LedgerConfig};
+
+    fn config() -> LedgerConfig {
+        LedgerConfig {
+            window_ms: 3_600_000,
+            duration_bounds: vec![60.0, 600.0],
+            amount_bounds: vec![50.0],
+            max_channels: 32,
+            max_currencies: 16,
+        }
+    }
+
+    fn sample_ledger() -> Ledger {
+        let mut ledger = Ledger::new(config(), 1_000);
+        ledger.apply(
+            &[Page {
+                conversations: vec![Conversation {
+                    id: "c1".into(),
+                    project_id: 7,
+                    channel: "CHAT".into(),
+                    closed_at: 2_000,
+                    duration_seconds: Some(30.0),
+                    csat: Some(5),
+                    nps: None,
+                    transactions: vec![Transaction {
+                        key: "t".into(),
+                        amount: 12.0,
+                        currency: "EUR".into(),
+                    }],
+                }],
+                records: 1,
+                ..Page::default()
+            }],
+            3_000,
+        );
+        ledger
+    }
+
+    fn sample_bytes(ledger: &Ledger) -> Vec<u8> {
+        encode(&SavedStateRef {
+            written_at: 3_000,
+            watermark: Some(2_500),
+            last_revisit: None,
+            ledger: ledger.state(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_state_survives_encoding() {
+        let ledger = sample_ledger();
+        let bytes = sample_bytes(&ledger);
+        assert_eq!(&bytes[..8], MAGIC);
+        let saved = decode(&bytes).unwrap();
+        assert_eq!(
+            (saved.written_at, saved.watermark, saved.last_revisit),
+            (3_000, Some(2_500), None)
+        );
+        let restored = Ledger::from_state(config(), saved.ledger);
+        assert_eq!(restored.totals(), ledger.totals());
+        assert_eq!(restored.tracked(), 1);
+        assert_eq!(restored.snapshot(3_000), ledger.snapshot(3_000));
+    }
+
+    #[test]
+    fn damage_is_detected_not_trusted() {
+        let bytes = sample_bytes(&sample_ledger());
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err(), "truncated");
+        assert!(decode(&bytes[..10]).is_err(), "cut in the header");
+        assert!(decode(b"{\"json\": true}").is_err(), "foreign");
+        assert!(decode(&[]).is_err(), "empty");
+        let mut flipped = bytes.clone();
+        flipped[HEADER_LEN + 3] ^= 0x40;
+        assert_eq!(decode(&flipped).unwrap_err(), "checksum mismatch");
+        let mut other_version = bytes.clone();
+        other_version[8] = 9;
+        assert!(decode(&other_version).unwrap_err().contains("version 9"));
+        let mut longer = bytes;
+        longer.push(0);
+        assert!(decode(&longer).is_err(), "trailing bytes");
+    }
+
+    #[test]
+    fn restored_ledger_counts_nothing_twice() {
+        let state = decode(&sample_bytes(&sample_ledger())).unwrap();
+        let mut ledger = Ledger::from_state(config(), state.ledger);
+        let before = ledger.totals().clone();
+        let again = Conversation {
+            id: "c1".into(),
+            project_id: 7,
+            channel: "CHAT".into(),
+            closed_at: 2_000,
+            duration_seconds: Some(30.0),
+            csat: Some(5),
+            nps: Some(9),
+            transactions: vec![Transaction {
+                key: "t".into(),
+                amount: 12.0,
+                currency: "EUR".into(),
+            }],
+        };
+        let report = ledger.apply(
+            &[Page {
+                conversations: vec![again],
+                records: 1,
+                ..Page::default()
+            }],
+            4_000,
+        );
+        assert_eq!(report.new_conversations, 0);
+        assert_eq!(report.answers, 1, "only the NPS is new");
+        assert_eq!(report.transactions, 0);
+        assert_eq!(ledger.totals().conversations, before.conversations);
+        assert_eq!(ledger.totals().transactions, before.transactions);
+    }
+
+    #[test]
+    fn writes_are_atomic_and_private() {
+        let dir = std::env::temp_dir().join(format!("iadvize-state-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.bin");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty());
+        let aside = move_aside(&path, 1234).unwrap();
+        assert!(aside.to_string_lossy().ends_with("state.bin.corrupt-1234"));
+        assert!(!path.exists());
+        assert!(matches!(load(&path), Ok(None)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

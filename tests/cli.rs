@@ -1,0 +1,737 @@
+//! The real binary, spawned as a process: the demo serves its pages and stops cleanly on
+//! SIGTERM and SIGINT, bad settings exit 2 naming what is wrong, `check` reports, and
+//! neither passwords nor access tokens ever reach the output, whatever the log level.
+
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use common::{eventually, start_sim};
+use iadvize_exporter::simulator::{SimConfig, SimHandle};
+
+const BIN: &str = env!("CARGO_BIN_EXE_iadvize-exporter");
+
+/// A free loopback port: bound, read, released for the child to take.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// How a finished process ended, and all it wrote.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The binary running as a child process. Its output is drained by threads as it comes, so
+/// a chatty child (trace logs) never blocks on a full pipe. Killed if the test fails first.
+struct Process {
+    child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+fn drain(
+    mut from: impl Read + Send + 'static,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => into.lock().unwrap().extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+}
+
+impl Process {
+    /// Starts the binary with these arguments and these `IADVIZE_*` variables; any
+    /// `IADVIZE_*` variable of the test's own environment is removed so that it cannot
+    /// change the outcome.
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("IADVIZE_") {
+                command.env_remove(name);
+            }
+        }
+        command.envs(env.iter().copied());
+        let mut child = command.spawn().unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            drain(child.stdout.take().unwrap(), stdout.clone()),
+            drain(child.stderr.take().unwrap(), stderr.clone()),
+        ];
+        Process {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// Sends `SIGTERM`, `SIGINT`... by name, to this child only.
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed: {status}");
+    }
+
+    /// What the child has written to stderr so far.
+    fn stderr_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Waits for the child to exit, at most `limit`; past it the child is killed and the
+    /// test fails with what it wrote.
+    async fn wait(mut self, limit: Duration) -> Finished {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the process did not exit within {limit:?}; stderr so far:\n{}",
+                    self.stderr_so_far()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        let text = |buffer: &Arc<Mutex<Vec<u8>>>| {
+            String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
+        };
+        Finished {
+            status,
+            stdout: text(&self.stdout),
+            stderr: text(&self.stderr),
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a command that should end by itself (a usage error, `--help`, `check`).
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Finished {
+    Process::spawn(args, env)
+        .wait(Duration::from_secs(30))
+        .await
+}
+
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "iadvize-exporter-cli-{}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Result<(StatusCode, String), String> {
+    let response = client.get(url).send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+// ---------------------------------------------------------------------------------------
+// --demo: the pages, and a clean stop on a signal
+// ---------------------------------------------------------------------------------------
+
+fn start_demo() -> (Process, String) {
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let process = Process::spawn(&["--demo", "--web.listen-address", &address], &[]);
+    (process, format!("http://{address}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_its_pages_and_stops_on_sigterm() {
+    let (process, base) = start_demo();
+    let client = http();
+
+    let metrics = eventually(
+        Duration::from_secs(10),
+        "demo /metrics shows business series and iadvize_up 1",
+        || async {
+            let (status, body) = get(&client, &format!("{base}/metrics")).await?;
+            let business = body.lines().any(|l| {
+                l.starts_with("iadvize_conversations_closed_total{")
+                    || l.starts_with("iadvize_window_conversations{")
+            });
+            let up = body.lines().any(|l| l == "iadvize_up 1");
+            if status == StatusCode::OK && business && up {
+                Ok(body)
+            } else {
+                Err(format!("HTTP {status}\n{body}"))
+            }
+        },
+    )
+    .await;
+    assert!(metrics.contains("# TYPE iadvize_up gauge"), "{metrics}");
+
+    let (status, landing) = get(&client, &format!("{base}/")).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(landing.contains("href=\"/metrics\""), "{landing}");
+
+    let (status, _) = get(&client, &format!("{base}/-/healthy")).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+
+    eventually(Duration::from_secs(10), "/-/ready is 200", || async {
+        let (status, body) = get(&client, &format!("{base}/-/ready")).await?;
+        if status == StatusCode::OK {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}: {body}"))
+        }
+    })
+    .await;
+
+    let (status, _) = get(&client, &format!("{base}/no-such-page")).await.unwrap();
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    process.signal("TERM");
+    let finished = process.wait(Duration::from_secs(5)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+}
+
+/// SIGINT as soon as the server answers, most likely while the first poll reads the
+/// window: the stop does not wait for that poll to finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_stops_on_sigint() {
+    let (process, base) = start_demo();
+    let client = http();
+    eventually(Duration::from_secs(10), "/-/healthy is 200", || async {
+        let (status, body) = get(&client, &format!("{base}/-/healthy")).await?;
+        if status == StatusCode::OK {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}: {body}"))
+        }
+    })
+    .await;
+
+    process.signal("INT");
+    let finished = process.wait(Duration::from_secs(5)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Usage errors: exit 2, naming the flag, the variable or the file
+// ---------------------------------------------------------------------------------------
+
+async fn assert_usage_error(args: &[&str], env: &[(&str, &str)], named: &[&str]) {
+    let finished = run(args, env).await;
+    assert_eq!(finished.code(), Some(2), "{args:?} {env:?}\n{finished}");
+    for name in named {
+        assert!(
+            finished.stderr.contains(name),
+            "{args:?} {env:?}: stderr does not name {name:?}\n{finished}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_flag_values_exit_2_naming_the_flag() {
+    // --demo, so that credentials are not what is missing.
+    let cases: [(&[&str], &str); 4] = [
+        (&["--poll.interval", "abc"], "--poll.interval"),
+        (&["--iadvize.url", "not-a-url"], "--iadvize.url"),
+        (
+            &["--metrics.duration-buckets", "5,3"],
+            "--metrics.duration-buckets",
+        ),
+        (
+            &["--web.listen-address", "nonsense"],
+            "--web.listen-address",
+        ),
+    ];
+    for (args, flag) in cases {
+        let mut argv = vec!["--demo"];
+        argv.extend_from_slice(args);
+        assert_usage_error(&argv, &[], &[flag, "expected"]).await;
+    }
+}
+
+/// A value that can never be right is reported even when the credentials are missing too,
+/// so that the user does not fix one problem only to meet the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_flag_value_is_named_even_without_credentials() {
+    assert_usage_error(&["--poll.interval", "abc"], &[], &["--poll.interval"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_flag_exits_2_naming_it() {
+    assert_usage_error(
+        &["--demo", "--poll.intervall", "5s"],
+        &[],
+        &["--poll.intervall"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_exit_2_naming_the_flags_to_set() {
+    assert_usage_error(
+        &[],
+        &[],
+        &[
+            "credentials",
+            "--iadvize.username",
+            "--iadvize.password-file",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_environment_value_exits_2_naming_the_variable() {
+    assert_usage_error(
+        &["--demo"],
+        &[("IADVIZE_POLL_INTERVAL", "abc")],
+        &["IADVIZE_POLL_INTERVAL"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_config_file_key_exits_2_naming_file_key_and_line() {
+    let file = TempFile::new(
+        "unknown-key.yaml",
+        "poll:\n  interval: 5s\n  intervall: 10s\nlog.level: debug\n",
+    );
+    assert_usage_error(
+        &["--demo", "--config.file", file.path()],
+        &[],
+        &[file.path(), "poll.intervall", "line 3"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_config_file_exits_2_naming_it() {
+    let path = std::env::temp_dir().join(format!(
+        "iadvize-exporter-cli-{}-no-such-file.yaml",
+        std::process::id()
+    ));
+    let path = path.to_str().unwrap();
+    assert_usage_error(&["--demo", "--config.file", path], &[], &[path]).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// --help, --version
+// ---------------------------------------------------------------------------------------
+
+/// Every flag of `shared/spec/CLI.md`, copied from there.
+const CLI_FLAGS: [&str; 26] = [
+    "--config.file",
+    "--iadvize.url",
+    "--iadvize.platform",
+    "--iadvize.username",
+    "--iadvize.password-file",
+    "--iadvize.token-file",
+    "--iadvize.project-ids",
+    "--iadvize.query",
+    "--iadvize.max-requests-per-second",
+    "--iadvize.timeout",
+    "--poll.interval",
+    "--poll.overlap",
+    "--poll.revisit-interval",
+    "--poll.revisit-horizon",
+    "--metrics.window",
+    "--metrics.duration-buckets",
+    "--metrics.amount-buckets",
+    "--metrics.max-channels",
+    "--metrics.max-currencies",
+    "--state.file",
+    "--web.listen-address",
+    "--web.telemetry-path",
+    "--web.config.file",
+    "--log.level",
+    "--log.format",
+    "--demo",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_every_flag_and_command() {
+    let finished = run(&["--help"], &[]).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    for flag in CLI_FLAGS {
+        // A flag followed by a space or its value name, so --web.config.file is not found
+        // inside --config.file, nor --iadvize.url inside another.
+        let listed = finished.stdout.contains(&format!("{flag} "))
+            || finished.stdout.contains(&format!("{flag}\n"));
+        assert!(listed, "--help does not list {flag}\n{finished}");
+    }
+    for command in ["check", "simulate"] {
+        assert!(finished.stdout.contains(command), "{command}\n{finished}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_exits_0() {
+    let finished = run(&["--version"], &[]).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    assert!(finished.stdout.contains("0.1.0"), "{finished}");
+}
+
+// ---------------------------------------------------------------------------------------
+// check
+// ---------------------------------------------------------------------------------------
+
+/// A quiet account: five minutes of history, so the last hour has a page to read.
+fn small_account(password: &str) -> SimConfig {
+    SimConfig {
+        seed: 7,
+        history: Duration::from_secs(5 * 60),
+        password: password.to_owned(),
+        ..SimConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_the_shape_and_the_page() {
+    let sim = start_sim(small_account("demo")).await;
+    let url = sim.base_url();
+    let finished = run(
+        &[
+            "check",
+            "--iadvize.url",
+            &url,
+            "--iadvize.username",
+            "demo@example.com",
+        ],
+        &[("IADVIZE_PASSWORD", "demo")],
+    )
+    .await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    assert!(
+        finished
+            .stdout
+            .to_lowercase()
+            .contains("searchclosedconversations"),
+        "{finished}"
+    );
+    assert!(finished.stdout.contains("page 1"), "{finished}");
+    assert!(finished.stdout.contains("100 records"), "{finished}");
+    assert_eq!(sim.stats().logins, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_a_wrong_password_fails_about_the_login_without_showing_it() {
+    let sim = start_sim(small_account("demo")).await;
+    let url = sim.base_url();
+    let password = "Wr0ng-s3cr3t-Pa55";
+    let finished = run(
+        &[
+            "check",
+            "--iadvize.url",
+            &url,
+            "--iadvize.username",
+            "demo@example.com",
+            "--log.level",
+            "trace",
+        ],
+        &[("IADVIZE_PASSWORD", password)],
+    )
+    .await;
+    assert_eq!(finished.code(), Some(1), "{finished}");
+    assert!(finished.stderr.contains("login"), "{finished}");
+    assert!(!finished.output().contains(password), "{finished}");
+    assert!(sim.stats().logins_refused_credentials >= 1);
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets never in the output
+// ---------------------------------------------------------------------------------------
+
+/// Forwards every request to the simulator and keeps the access tokens it hands out, so
+/// the test knows the exact strings the exporter held.
+#[derive(Clone)]
+struct TokenSpy {
+    upstream: String,
+    client: reqwest::Client,
+    tokens: Arc<Mutex<Vec<String>>>,
+}
+
+async fn forward(State(spy): State<TokenSpy>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let mut upstream = spy
+        .client
+        .request(parts.method.clone(), format!("{}{path}", spy.upstream));
+    for (name, value) in &parts.headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let Ok(answer) = upstream.body(body).send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = answer.status();
+    let headers: Vec<(HeaderName, _)> = answer
+        .headers()
+        .iter()
+        .filter(|(name, _)| {
+            *name != header::CONTENT_LENGTH
+                && *name != header::TRANSFER_ENCODING
+                && *name != header::CONNECTION
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let Ok(bytes) = answer.bytes().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    if parts.uri.path() == "/oauth2/token" && status == StatusCode::OK {
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let token = json["access_token"].as_str().unwrap().to_owned();
+        spy.tokens.lock().unwrap().push(token);
+    }
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().extend(headers);
+    response
+}
+
+async fn start_token_spy(sim: &SimHandle) -> (String, Arc<Mutex<Vec<String>>>) {
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let spy = TokenSpy {
+        upstream: sim.base_url(),
+        client: reqwest::Client::new(),
+        tokens: tokens.clone(),
+    };
+    let app = axum::Router::new().fallback(forward).with_state(spy);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, tokens)
+}
+
+/// Runs the exporter against `url` with this password and these extra flags.
+fn spawn_exporter(url: &str, password: &str, extra: &[&str]) -> Process {
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut args = vec![
+        "--iadvize.url",
+        url,
+        "--iadvize.username",
+        "demo@example.com",
+        "--iadvize.max-requests-per-second",
+        "100",
+        "--poll.interval",
+        "300ms",
+        "--metrics.window",
+        "10m",
+        "--web.listen-address",
+        &address,
+    ];
+    args.extend_from_slice(extra);
+    Process::spawn(&args, &[("IADVIZE_PASSWORD", password)])
+}
+
+async fn until_stats(
+    sim: &SimHandle,
+    what: &str,
+    done: impl Fn(&iadvize_exporter::simulator::Stats) -> bool,
+) {
+    eventually(Duration::from_secs(20), what, || async {
+        let stats = sim.stats();
+        if done(&stats) {
+            Ok(())
+        } else {
+            Err(format!("{stats:?}"))
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_show_neither_the_password_nor_the_tokens() {
+    let password = "s3cr3t-Pa55word";
+    let sim = start_sim(small_account(password)).await;
+    let (url, tokens) = start_token_spy(&sim).await;
+    let process = spawn_exporter(&url, password, &["--log.level", "trace"]);
+
+    until_stats(&sim, "logged in and polled", |s| {
+        s.logins == 1 && s.graphql_requests >= 3
+    })
+    .await;
+    sim.revoke_tokens();
+    let before = sim.stats();
+    until_stats(&sim, "refused, logged in again and polled", |s| {
+        s.unauthorized > before.unauthorized
+            && s.logins == 2
+            && s.graphql_requests >= before.graphql_requests + 3
+    })
+    .await;
+
+    process.signal("TERM");
+    let finished = process.wait(Duration::from_secs(5)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    let output = finished.output();
+    // The logs really were at trace level, dependencies included.
+    assert!(output.contains("level=trace"), "{finished}");
+    assert!(!output.contains(password), "the password is in the output");
+    let tokens = tokens.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 2, "one login, one after the revocation");
+    for token in &tokens {
+        assert_eq!(token.len(), 40);
+        assert!(
+            !output.contains(token.as_str()),
+            "an access token is in the output"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_login_does_not_show_the_password() {
+    let sim = start_sim(small_account("the-right-one")).await;
+    let url = sim.base_url();
+    let password = "Wr0ng-s3cr3t-Pa55word";
+    let process = spawn_exporter(&url, password, &["--log.level", "trace"]);
+    until_stats(&sim, "a login refused", |s| {
+        s.logins_refused_credentials >= 1
+    })
+    .await;
+    process.signal("TERM");
+    let finished = process.wait(Duration::from_secs(5)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    assert!(finished.stderr.contains("login"), "{finished}");
+    assert!(!finished.output().contains(password), "{finished}");
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Log formats
+// ---------------------------------------------------------------------------------------
+
+/// Runs the exporter at debug level until it has logged in and polled, stops it, and
+/// returns its stderr.
+async fn logs_of_a_short_run(format: &str) -> String {
+    let sim = start_sim(small_account("demo")).await;
+    let url = sim.base_url();
+    let process = spawn_exporter(
+        &url,
+        "demo",
+        &["--log.level", "debug", "--log.format", format],
+    );
+    until_stats(&sim, "logged in and polled", |s| {
+        s.logins == 1 && s.graphql_requests >= 3
+    })
+    .await;
+    process.signal("TERM");
+    let finished = process.wait(Duration::from_secs(5)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    assert_eq!(finished.stdout, "", "logs go to stderr");
+    sim.shutdown().await;
+    finished.stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_json_lines() {
+    let stderr = logs_of_a_short_run("json").await;
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let object = value
+            .as_object()
+            .unwrap_or_else(|| panic!("not an object: {line}"));
+        assert!(object.get("level").is_some_and(|l| l.is_string()), "{line}");
+    }
+    assert!(stderr.contains("stopping"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logfmt_lines_have_level_and_msg() {
+    let stderr = logs_of_a_short_run("logfmt").await;
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in lines {
+        assert!(line.contains(" level="), "{line}");
+        assert!(line.contains(" msg="), "{line}");
+        assert!(line.starts_with("ts="), "{line}");
+    }
+    assert!(stderr.contains("msg=stopping"), "{stderr}");
+}

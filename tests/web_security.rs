@@ -1,0 +1,1175 @@
+//! The web config end to end: TLS with certificates made here, mTLS accepted and refused,
+//! basic auth, certificate rotation while serving, the hardened HTTP server, bad web
+//! configs refused at start-up, the bcrypt hash and the password kept out of the logs,
+//! and a real Prometheus scraping the exporter over HTTPS with basic auth.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use iadvize_exporter::metrics::Metrics;
+use iadvize_exporter::web::{self, Reload, ServerLimits, WebSecurity, WebState};
+use reqwest::StatusCode;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+const BIN: &str = env!("CARGO_BIN_EXE_iadvize-exporter");
+
+/// The scraper's password, and its bcrypt hashes made by another implementation
+/// (libxcrypt, through Python's `crypt.crypt`): cost 4 keeps the debug-build tests fast,
+/// cost 10 is what operators use.
+const PASSWORD: &str = "scrape-secret";
+const HASH_COST_4: &str = "$2b$04$jK1c7EDDPcGrBugUEDVgiecTadciXXGw/fpKkeHsxJ2p2YBHDdzma";
+const HASH_COST_10: &str = "$2b$10$BQIAJ.okv4m4DKhwiBrwVebbBQuZSIvrSvrdzYuoKwrYnJRx/2pGi";
+const USER: &str = "prometheus";
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// A directory of its own under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "iadvize-web-security-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A certificate and its private key, in PEM.
+struct Leaf {
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl Leaf {
+    fn der(&self) -> Vec<u8> {
+        CertificateDer::from_pem_slice(self.cert_pem.as_bytes())
+            .unwrap()
+            .to_vec()
+    }
+
+    /// Certificate then key, as reqwest wants an identity.
+    fn identity(&self) -> reqwest::Identity {
+        reqwest::Identity::from_pem(format!("{}{}", self.cert_pem, self.key_pem).as_bytes())
+            .unwrap()
+    }
+}
+
+/// A certificate authority made for the test.
+struct Ca {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        Ca {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).unwrap(),
+        }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    fn sign(&self, sans: Vec<rcgen::SanType>, usage: rcgen::ExtendedKeyUsagePurpose) -> Leaf {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = sans;
+        params.extended_key_usages = vec![usage];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// A server certificate for 127.0.0.1 and localhost.
+    fn server(&self) -> Leaf {
+        self.sign(
+            vec![
+                rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()),
+                rcgen::SanType::DnsName("localhost".try_into().unwrap()),
+            ],
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        )
+    }
+
+    /// A client certificate with this DNS name.
+    fn client(&self, dns_name: &str) -> Leaf {
+        self.sign(
+            vec![rcgen::SanType::DnsName(dns_name.try_into().unwrap())],
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        )
+    }
+}
+
+/// The web server alone, in this process, with no poller behind it: what is under test
+/// here is the protection in front of the routes.
+struct Server {
+    addr: SocketAddr,
+    security: WebSecurity,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Server {
+    async fn start(web_config: &Path, limits: ServerLimits) -> Server {
+        let security =
+            WebSecurity::load_with_reload_interval(web_config, Duration::from_millis(100)).unwrap();
+        Server::start_with(security, limits).await
+    }
+
+    async fn start_with(security: WebSecurity, limits: ServerLimits) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = WebState {
+            metrics: Arc::new(Metrics::new()),
+            telemetry_path: "/metrics".to_owned(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(web::serve_with_limits(
+            listener,
+            state,
+            security.clone(),
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Server {
+            addr,
+            security,
+            stop: Some(stop),
+        }
+    }
+
+    fn https(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A web config with TLS from `server.crt` and `server.key` in `dir`, and `extra` YAML.
+fn tls_config(dir: &TempDir, server: &Leaf, tls_extra: &str, extra: &str) -> PathBuf {
+    dir.write("server.crt", &server.cert_pem);
+    dir.write("server.key", &server.key_pem);
+    dir.write(
+        "web.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n{tls_extra}{extra}"
+        ),
+    )
+}
+
+/// An HTTPS client that trusts only `ca`, presenting `identity` if given. No connection
+/// reuse, so every request does a handshake of its own.
+fn https_client(ca: &Ca, identity: Option<&Leaf>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30));
+    if let Some(leaf) = identity {
+        builder = builder.identity(leaf.identity());
+    }
+    builder.build().unwrap()
+}
+
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A response, or the transport error as text.
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    credentials: Option<(&str, &str)>,
+) -> Result<reqwest::Response, String> {
+    let mut request = client.get(url);
+    if let Some((user, password)) = credentials {
+        request = request.basic_auth(user, Some(password));
+    }
+    request.send().await.map_err(|e| format!("{e:?}"))
+}
+
+async fn status(
+    client: &reqwest::Client,
+    url: &str,
+    credentials: Option<(&str, &str)>,
+) -> StatusCode {
+    match get(client, url, credentials).await {
+        Ok(response) => response.status(),
+        Err(e) => panic!("GET {url} failed: {e}"),
+    }
+}
+
+/// The certificate the server at `addr` presents, through a handshake trusting `ca`.
+async fn served_certificate(addr: SocketAddr, ca: &Ca) -> Result<Vec<u8>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let certs = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .ok_or("no certificate")?;
+    Ok(certs.first().ok_or("empty chain")?.to_vec())
+}
+
+/// Polls `check` every 100 ms until it returns `Ok`, for at most `limit`.
+async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) if Instant::now() > deadline => {
+                panic!("{what}: not reached within {limit:?}; last: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS and mTLS
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tls_serves_the_metrics_to_clients_that_trust_the_ca() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let server = Server::start(
+        &tls_config(&dir, &ca.server(), "", ""),
+        ServerLimits::default(),
+    )
+    .await;
+
+    let response = get(&https_client(&ca, None), &server.https("/metrics"), None)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("iadvize_exporter_build_info"), "{body}");
+
+    // A client that trusts another CA refuses the server.
+    let stranger = Ca::new("another CA");
+    assert!(
+        get(
+            &https_client(&stranger, None),
+            &server.https("/metrics"),
+            None
+        )
+        .await
+        .is_err()
+    );
+    // Plain HTTP gets no answer from the TLS port.
+    assert!(
+        get(&plain_client(), &server.http("/metrics"), None)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn mtls_accepts_clients_of_the_ca_and_refuses_the_others() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    dir.write("clients.crt", &ca.pem());
+    let web_config = tls_config(
+        &dir,
+        &ca.server(),
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n",
+        "",
+    );
+    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let url = server.https("/metrics");
+
+    let prometheus = ca.client("prometheus.example");
+    assert_eq!(
+        status(&https_client(&ca, Some(&prometheus)), &url, None).await,
+        StatusCode::OK
+    );
+
+    let without = get(&https_client(&ca, None), &url, None).await;
+    assert!(without.is_err(), "no client certificate: {without:?}");
+
+    let stranger = Ca::new("another CA").client("prometheus.example");
+    let foreign = get(&https_client(&ca, Some(&stranger)), &url, None).await;
+    assert!(foreign.is_err(), "a certificate of another CA: {foreign:?}");
+}
+
+#[tokio::test]
+async fn mtls_with_allowed_sans_refuses_other_names_from_the_same_ca() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    dir.write("clients.crt", &ca.pem());
+    let web_config = tls_config(
+        &dir,
+        &ca.server(),
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n  client_allowed_sans: [prometheus.example]\n",
+        "",
+    );
+    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let url = server.https("/metrics");
+
+    let allowed = ca.client("prometheus.example");
+    assert_eq!(
+        status(&https_client(&ca, Some(&allowed)), &url, None).await,
+        StatusCode::OK
+    );
+    let other = ca.client("intruder.example");
+    let refused = get(&https_client(&ca, Some(&other)), &url, None).await;
+    assert!(refused.is_err(), "a SAN not in the list: {refused:?}");
+}
+
+#[tokio::test]
+async fn verify_client_cert_if_given_lets_certificate_less_clients_in() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    dir.write("clients.crt", &ca.pem());
+    let web_config = tls_config(
+        &dir,
+        &ca.server(),
+        "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: clients.crt\n",
+        "",
+    );
+    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let url = server.https("/metrics");
+
+    assert_eq!(
+        status(&https_client(&ca, None), &url, None).await,
+        StatusCode::OK
+    );
+    let good = ca.client("prometheus.example");
+    assert_eq!(
+        status(&https_client(&ca, Some(&good)), &url, None).await,
+        StatusCode::OK
+    );
+    let stranger = Ca::new("another CA").client("prometheus.example");
+    assert!(
+        get(&https_client(&ca, Some(&stranger)), &url, None)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn the_certificate_is_rotated_while_serving() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let first = ca.server();
+    let server = Server::start(&tls_config(&dir, &first, "", ""), ServerLimits::default()).await;
+    assert_eq!(
+        served_certificate(server.addr, &ca).await.unwrap(),
+        first.der()
+    );
+
+    // The rotation a certificate manager does: new key, new certificate, same paths.
+    let second = ca.server();
+    dir.write("server.key", &second.key_pem);
+    dir.write("server.crt", &second.cert_pem);
+    eventually(
+        Duration::from_secs(30),
+        "the new certificate is served",
+        || async {
+            let served = served_certificate(server.addr, &ca).await?;
+            if served == second.der() {
+                Ok(())
+            } else if served == first.der() {
+                Err("still the first certificate".to_owned())
+            } else {
+                Err("an unknown certificate".to_owned())
+            }
+        },
+    )
+    .await;
+
+    // A broken certificate file is refused; the second certificate stays in force.
+    dir.write(
+        "server.crt",
+        "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n",
+    );
+    // The background reload may have seen it first; either way it is not applied.
+    match server.security.check_for_changes() {
+        Reload::Refused(_) | Reload::Unchanged => {}
+        Reload::Applied => panic!("a broken certificate was applied"),
+    }
+    assert_eq!(
+        served_certificate(server.addr, &ca).await.unwrap(),
+        second.der()
+    );
+    let response = get(&https_client(&ca, None), &server.https("/metrics"), None)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------------------
+// Basic auth and headers
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn basic_auth_right_wrong_missing_and_unknown_user() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let web_config = tls_config(
+        &dir,
+        &ca.server(),
+        "",
+        &format!(
+            "basic_auth_users:\n  {USER}: {HASH_COST_4}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n"
+        ),
+    );
+    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let client = https_client(&ca, None);
+    let url = server.https("/metrics");
+
+    let right = get(&client, &url, Some((USER, PASSWORD))).await.unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    assert_eq!(right.headers()["x-frame-options"], "deny");
+    assert!(right.text().await.unwrap().contains("iadvize_up"));
+    // Served from the cache the second time; still right.
+    assert_eq!(
+        status(&client, &url, Some((USER, PASSWORD))).await,
+        StatusCode::OK
+    );
+
+    for (what, credentials) in [
+        ("wrong password", Some((USER, "scrape-secreT"))),
+        ("missing credentials", None),
+        ("unknown user", Some(("grafana", PASSWORD))),
+        ("empty password", Some((USER, ""))),
+    ] {
+        let response = get(&client, &url, credentials).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(response.headers()["www-authenticate"], "Basic", "{what}");
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{what}"
+        );
+    }
+
+    // Every page but the probes needs the password.
+    assert_eq!(
+        status(&client, &server.https("/"), None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(&client, &server.https("/nowhere"), None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(&client, &server.https("/-/healthy"), None).await,
+        StatusCode::OK
+    );
+    let ready = status(&client, &server.https("/-/ready"), None).await;
+    assert_eq!(
+        ready,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no poll has run: not ready, but answered"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_authorization_header_gets_401() {
+    let dir = TempDir::new();
+    let web_config = dir.write(
+        "web.yml",
+        &format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n"),
+    );
+    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{USER}{PASSWORD}"));
+    for value in [
+        format!("Basic {encoded}"),
+        format!("Bearer {PASSWORD}"),
+        "Basic %%%".to_owned(),
+    ] {
+        let response = plain_client()
+            .get(server.http("/metrics"))
+            .header("authorization", &value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{value}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The hardened server
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn only_get_and_head_no_bodies_404_elsewhere_and_no_banner() {
+    let server = Server::start_with(WebSecurity::none(), ServerLimits::default()).await;
+    let client = plain_client();
+    let url = server.http("/metrics");
+
+    let ok = client.get(&url).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.headers().get("server").is_none(), "{:?}", ok.headers());
+
+    let head = client.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let response = client.request(method.clone(), &url).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
+        assert_eq!(response.headers()["allow"], "GET, HEAD");
+    }
+    let with_body = client.get(&url).body("x".repeat(100)).send().await.unwrap();
+    assert_eq!(with_body.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let missing = client.get(server.http("/metric")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.headers().get("server").is_none());
+}
+
+#[tokio::test]
+async fn huge_headers_are_refused() {
+    let server = Server::start_with(WebSecurity::none(), ServerLimits::default()).await;
+    // 20 KiB: over the 16 KiB limit, and small enough to be sent whole before the answer.
+    let response = plain_client()
+        .get(server.http("/metrics"))
+        .header("x-padding", "a".repeat(20 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
+
+#[tokio::test]
+async fn headers_sent_too_slowly_get_the_connection_closed() {
+    let limits = ServerLimits {
+        header_read_timeout: Duration::from_millis(500),
+        ..ServerLimits::default()
+    };
+    let server = Server::start_with(WebSecurity::none(), limits).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    // The request line and one header, and then nothing: the end of the headers never comes.
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the server kept the slow connection open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let limits = ServerLimits {
+        max_connections: 1,
+        header_read_timeout: Duration::from_secs(120),
+        ..ServerLimits::default()
+    };
+    let server = Server::start_with(WebSecurity::none(), limits).await;
+    // The first connection takes the only slot and sends nothing.
+    let first = TcpStream::connect(server.addr).await.unwrap();
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    second
+        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let early =
+        tokio::time::timeout(Duration::from_millis(500), second.read_to_end(&mut answer)).await;
+    assert!(
+        early.is_err(),
+        "served beyond the cap: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(30), second.read_to_end(&mut answer))
+        .await
+        .expect("the freed slot was not given to the waiting connection")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The binary: start-up refusals, logs, and a real Prometheus
+// ---------------------------------------------------------------------------------------
+
+/// The binary as a child process, its output drained by threads so a chatty child never
+/// blocks; killed on drop.
+struct Process {
+    child: Child,
+    output: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Process {
+    fn spawn(program: &str, args: &[&str]) -> Process {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("IADVIZE_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                let mut pipe = pipe;
+                let mut buffer = [0u8; 8192];
+                while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                    output.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
+            });
+        }
+        Process { child, output }
+    }
+
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits at most `limit` for the exit code; kills the child past it.
+    async fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the drain threads catch the last lines.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("still running after {limit:?}; output:\n{}", self.output());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let server = ca.server();
+    dir.write("server.crt", &server.cert_pem);
+    dir.write("server.key", &server.key_pem);
+    dir.write("ca.crt", &ca.pem());
+    let truncated_hash = &HASH_COST_10[..30];
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "unknown key",
+            "basic_auth_user:\n  prometheus: x\n".to_owned(),
+            vec!["basic_auth_user"],
+        ),
+        (
+            "unknown nested key",
+            "tls_server_config:\n  certfile: server.crt\n".to_owned(),
+            vec!["tls_server_config", "certfile"],
+        ),
+        (
+            "bad hash",
+            format!("basic_auth_users:\n  {USER}: \"{truncated_hash}\"\n"),
+            vec!["basic_auth_users", USER],
+        ),
+        (
+            "unreadable certificate",
+            "tls_server_config:\n  cert_file: missing.crt\n  key_file: server.key\n".to_owned(),
+            vec!["tls_server_config.cert_file", "missing.crt"],
+        ),
+        (
+            "client CA without a client auth type",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_ca_file: ca.crt\n"
+                .to_owned(),
+            vec!["tls_server_config.client_auth_type"],
+        ),
+        (
+            "a header the toolkit does not allow",
+            "http_server_config:\n  headers:\n    Server: hidden\n".to_owned(),
+            vec!["http_server_config.headers.Server"],
+        ),
+    ];
+    for (what, yaml, named) in cases {
+        let file = dir.write("web.yml", &yaml);
+        let file = file.to_str().unwrap();
+        let mut process = Process::spawn(
+            BIN,
+            &[
+                "--demo",
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--web.config.file",
+                file,
+            ],
+        );
+        let code = process.wait(Duration::from_secs(30)).await;
+        let output = process.output();
+        assert_eq!(code, Some(2), "{what}: {output}");
+        assert!(
+            output.contains(file),
+            "{what}: the file is not named: {output}"
+        );
+        for name in named {
+            assert!(
+                output.contains(name),
+                "{what}: {name} is not named: {output}"
+            );
+        }
+        assert!(
+            !output.contains(truncated_hash),
+            "{what}: the hash is shown: {output}"
+        );
+    }
+    let mut process = Process::spawn(
+        BIN,
+        &[
+            "--demo",
+            "--web.config.file",
+            dir.path("absent.yml").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(process.wait(Duration::from_secs(30)).await, Some(2));
+    assert!(
+        process.output().contains("absent.yml"),
+        "{}",
+        process.output()
+    );
+}
+
+#[tokio::test]
+async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let server = ca.server();
+    let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n");
+    let web_config = tls_config(&dir, &server, "", &yaml);
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let mut process = Process::spawn(
+        BIN,
+        &[
+            "--demo",
+            "--log.level",
+            "trace",
+            "--web.listen-address",
+            &address,
+            "--web.config.file",
+            web_config.to_str().unwrap(),
+        ],
+    );
+    let client = https_client(&ca, None);
+    let url = format!("https://{address}/metrics");
+    eventually(
+        Duration::from_secs(60),
+        "the exporter answers over TLS",
+        || async {
+            match get(&client, &format!("https://{address}/-/healthy"), None).await {
+                Ok(r) if r.status() == StatusCode::OK => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        status(&client, &url, Some((USER, PASSWORD))).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&client, &url, Some((USER, PASSWORD))).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&client, &url, Some((USER, "wrong-secret"))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(&client, &url, Some(("intruder", PASSWORD))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A failed handshake, logged.
+    assert!(
+        get(&https_client(&Ca::new("another CA"), None), &url, None)
+            .await
+            .is_err()
+    );
+
+    // A broken hash arrives by reload: refused and logged; the old one stays in force.
+    let broken = &HASH_COST_4[..40];
+    std::fs::write(
+        &web_config,
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  {USER}: \"{broken}\"\n"
+        ),
+    )
+    .unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "the broken reload is logged",
+        || async {
+            let output = process.output();
+            if output.contains("previous one stays in force") {
+                Ok(())
+            } else {
+                Err("not yet".to_owned())
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        status(&client, &url, Some((USER, PASSWORD))).await,
+        StatusCode::OK
+    );
+
+    process.terminate();
+    assert_eq!(process.wait(Duration::from_secs(30)).await, Some(0));
+    let output = process.output();
+    assert!(
+        output.contains("level=trace"),
+        "not at trace level:\n{output}"
+    );
+    assert!(
+        output.contains("basic_auth_users"),
+        "the refused reload is not named:\n{output}"
+    );
+    let header_value =
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let key_body = server.key_pem.lines().nth(1).unwrap().to_owned();
+    for (what, secret) in [
+        ("the bcrypt hash", HASH_COST_4),
+        ("the bcrypt hash's digest part", &HASH_COST_4[29..]),
+        ("the broken hash", broken),
+        ("the password", PASSWORD),
+        ("the wrong password", "wrong-secret"),
+        ("the Authorization header", header_value.as_str()),
+        ("the TLS private key", key_body.as_str()),
+    ] {
+        assert!(!output.contains(secret), "{what} is in the output");
+    }
+}
+
+/// Where the Prometheus server is: on the `PATH`, or where Debian puts it.
+fn prometheus_binary() -> PathBuf {
+    let candidates = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("prometheus"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    candidates
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin/prometheus")])
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the end-to-end test needs the Prometheus server: install the Debian package \
+                 `prometheus` (.ci/run does)"
+            )
+        })
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_over_https_with_basic_auth() {
+    let prometheus_bin = prometheus_binary();
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_10}\n");
+    let web_config = tls_config(&dir, &ca.server(), "", &yaml);
+    let exporter_address = format!("127.0.0.1:{}", free_port());
+    let exporter = Process::spawn(
+        BIN,
+        &[
+            "--demo",
+            "--web.listen-address",
+            &exporter_address,
+            "--web.config.file",
+            web_config.to_str().unwrap(),
+        ],
+    );
+
+    dir.write("ca.crt", &ca.pem());
+    dir.write("password", PASSWORD);
+    let prometheus_config = dir.write(
+        "prometheus.yml",
+        &format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n\
+             \x20 - job_name: iadvize\n\
+             \x20   scheme: https\n\
+             \x20   basic_auth:\n\
+             \x20     username: {USER}\n\
+             \x20     password_file: {password}\n\
+             \x20   tls_config:\n\
+             \x20     ca_file: {ca}\n\
+             \x20   static_configs:\n\
+             \x20     - targets: ['{exporter_address}']\n",
+            password = dir.path("password").display(),
+            ca = dir.path("ca.crt").display(),
+        ),
+    );
+    let prometheus_address = format!("127.0.0.1:{}", free_port());
+    let prometheus = Process::spawn(
+        prometheus_bin.to_str().unwrap(),
+        &[
+            &format!("--config.file={}", prometheus_config.display()),
+            &format!("--storage.tsdb.path={}", dir.path("data").display()),
+            &format!("--web.listen-address={prometheus_address}"),
+        ],
+    );
+
+    let api = plain_client();
+    let query = format!("http://{prometheus_address}/api/v1/query");
+    let up = eventually(
+        Duration::from_secs(50),
+        "Prometheus sees up == 1",
+        || async {
+            let response = api
+                .get(&query)
+                .query(&[("query", "up{job=\"iadvize\"}")])
+                .send()
+                .await
+                .map_err(|e| format!("{e}"))?;
+            let body: serde_json::Value = response.json().await.map_err(|e| format!("{e}"))?;
+            let value = body["data"]["result"][0]["value"][1]
+                .as_str()
+                .map(str::to_owned);
+            match value.as_deref() {
+                Some("1") => Ok(body),
+                _ => Err(format!(
+                    "{body}\n--- exporter ---\n{}\n--- prometheus ---\n{}",
+                    exporter.output(),
+                    prometheus.output()
+                )),
+            }
+        },
+    )
+    .await;
+    assert_eq!(up["status"], "success");
+
+    // And it read the exporter's series, not only its own.
+    let response = api
+        .get(&query)
+        .query(&[("query", "iadvize_exporter_build_info")])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["result"][0]["value"][1], "1", "{body}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Measurement (run by hand): what TLS and basic auth add to a scrape
+// ---------------------------------------------------------------------------------------
+
+/// `cargo test --release --test web_security -- --ignored --nocapture added_latency`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand in release mode"]
+async fn added_latency_of_an_authenticated_tls_scrape() {
+    const SCRAPES: usize = 300;
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_10}\n");
+    let protected = Server::start(
+        &tls_config(&dir, &ca.server(), "", &yaml),
+        ServerLimits::default(),
+    )
+    .await;
+    let plain = Server::start_with(WebSecurity::none(), ServerLimits::default()).await;
+
+    async fn timings(
+        client: &reqwest::Client,
+        url: &str,
+        credentials: Option<(&str, &str)>,
+    ) -> Vec<f64> {
+        let mut ms = Vec::with_capacity(SCRAPES);
+        for _ in 0..SCRAPES {
+            let start = Instant::now();
+            let response = get(client, url, credentials).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.bytes().await.unwrap();
+            ms.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        ms
+    }
+    let summary = |ms: &[f64]| {
+        format!(
+            "median {:.3} ms, p90 {:.3} ms",
+            ms[ms.len() / 2],
+            ms[ms.len() * 9 / 10]
+        )
+    };
+
+    let first = Instant::now();
+    let kept_alive = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let response = get(
+        &kept_alive,
+        &protected.https("/metrics"),
+        Some((USER, PASSWORD)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    println!(
+        "first authenticated TLS scrape (bcrypt cost 10): {:.1} ms",
+        first.elapsed().as_secs_f64() * 1000.0
+    );
+
+    let plain_alive = reqwest::Client::new();
+    let base = timings(&plain_alive, &plain.http("/metrics"), None).await;
+    let secured = timings(
+        &kept_alive,
+        &protected.https("/metrics"),
+        Some((USER, PASSWORD)),
+    )
+    .await;
+    println!("keep-alive, plain HTTP, no auth:      {}", summary(&base));
+    println!(
+        "keep-alive, TLS + basic auth:         {}",
+        summary(&secured)
+    );
+    println!(
+        "added (median): {:.3} ms",
+        secured[SCRAPES / 2] - base[SCRAPES / 2]
+    );
+
+    let base = timings(&plain_client(), &plain.http("/metrics"), None).await;
+    let secured = timings(
+        &https_client(&ca, None),
+        &protected.https("/metrics"),
+        Some((USER, PASSWORD)),
+    )
+    .await;
+    println!("new connection, plain HTTP, no auth:  {}", summary(&base));
+    println!(
+        "new connection, TLS + basic auth:     {}",
+        summary(&secured)
+    );
+    println!(
+        "added (median): {:.3} ms",
+        secured[SCRAPES / 2] - base[SCRAPES / 2]
+    );
+}
