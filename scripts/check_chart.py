@@ -42,6 +42,12 @@ ALL_ON = {
         "labels": {"release": "kube-prometheus-stack"},
         "interval": "30s",
         "scrapeTimeout": "5s",
+        "scheme": "https",
+        "tlsConfig": {"ca": {"secret": {"name": "iadvize-exporter-web", "key": "ca.crt"}}},
+        "basicAuth": {
+            "username": {"name": "iadvize-scrape", "key": "username"},
+            "password": {"name": "iadvize-scrape", "key": "password"},
+        },
         "relabelings": [{"targetLabel": "cluster", "replacement": "prod"}],
         "metricRelabelings": [{"sourceLabels": ["__name__"], "regex": "process_.*", "action": "drop"}],
     },
@@ -136,8 +142,12 @@ def check_operator_resources(docs):
             assert set(spec) <= {"endpoints", "selector", "namespaceSelector", "jobLabel"}, set(spec)
             assert spec["selector"]["matchLabels"]
             for endpoint in spec["endpoints"]:
-                allowed = {"port", "path", "interval", "scrapeTimeout", "honorLabels", "relabelings", "metricRelabelings"}
+                allowed = {"port", "path", "interval", "scrapeTimeout", "honorLabels", "relabelings",
+                           "metricRelabelings", "scheme", "tlsConfig", "basicAuth"}
                 assert set(endpoint) <= allowed, set(endpoint)
+                assert endpoint.get("scheme", "http") in {"http", "https"}, endpoint
+                for secret_ref in endpoint.get("basicAuth", {}).values():
+                    assert set(secret_ref) == {"name", "key"}, secret_ref
         else:
             assert set(spec) == {"groups"}, set(spec)
             for group in spec["groups"]:
