@@ -886,6 +886,21 @@ def exporter():
     )
     lay.add(
         timeseries(
+            "State file problems",
+            "iadvize_state_file_corrupt_total: a state file found damaged at start-up and moved "
+            "aside (counts restarted from zero). iadvize_state_file_write_failures_total: saves "
+            "that failed (counting goes on; a restart would re-read from the last saved state)."
+            + per_replica,
+            [
+                (f"iadvize_state_file_corrupt_total{{{EXP}}}", "{{instance}} corrupt"),
+                (f"increase(iadvize_state_file_write_failures_total{{{EXP}}}[$__rate_interval])", "{{instance}} write failures"),
+            ],
+        ),
+        8,
+        8,
+    )
+    lay.add(
+        timeseries(
             "Conversation records read per second",
             "iadvize_conversations_fetched_total: records read, duplicates (overlap, revisit "
             "pass) included." + per_replica,
