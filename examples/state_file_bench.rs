@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use iadvize_exporter::iadvize::{Conversation, Page, Transaction};
+use iadvize_exporter::iadvize::{Conversation, Currency, Id128, Page, Transaction};
 use iadvize_exporter::ledger::{Ledger, LedgerConfig};
 use iadvize_exporter::state::{self, SavedStateRef};
 
@@ -25,18 +25,23 @@ fn main() {
     let mut ledger = Ledger::new(config.clone(), start);
     let conversations: Vec<Conversation> = (0..n)
         .map(|i| Conversation {
-            id: format!("{:08x}-{:04x}-4eed-bb44-{:012x}", i, i % 65536, i * 7919),
+            id: Id128::of(&format!(
+                "{:08x}-{:04x}-4eed-bb44-{:012x}",
+                i,
+                i % 65536,
+                i * 7919
+            )),
             project_id: 1001 + (i % 3) as i64,
-            channel: channels[i % channels.len()].to_owned(),
+            channel: (i % channels.len()) as u16,
             closed_at: start + i as i64,
             duration_seconds: Some((i % 3600) as f64),
             csat: (i % 3 == 0).then_some((i % 5 + 1) as u8),
             nps: (i % 4 == 0).then_some((i % 11) as u8),
             transactions: if i % 10 == 0 {
                 vec![Transaction {
-                    key: format!("order-{i}"),
+                    key: Id128::of(&format!("order-{i}")),
                     amount: (i % 500) as f64 + 0.99,
-                    currency: "EUR".to_owned(),
+                    currency: Currency(*b"EUR"),
                 }]
             } else {
                 Vec::new()
@@ -48,6 +53,7 @@ fn main() {
             &[Page {
                 conversations: chunk.to_vec(),
                 records: chunk.len(),
+                channels: channels.iter().map(|c| c.to_string()).collect(),
                 ..Page::default()
             }],
             start + n as i64,

@@ -6,10 +6,12 @@
 //! reads the [`Snapshot`] it produces.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use serde::{Deserialize, Serialize};
 
-use crate::iadvize::{Conversation, InvalidReason, Page, Rejection, UnixMillis};
+use crate::iadvize::{Conversation, Id128, InvalidReason, Page, Rejection, UnixMillis};
 use crate::labels::{CappedLabels, LabelId, normalise_channel};
 
 /// Upper bounds of the CSAT histogram (METRICS.md).
@@ -150,26 +152,41 @@ impl Snapshot {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A transaction the ledger remembers, so that a re-read never counts it again.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct TrackedTransaction {
-    key: Box<str>,
+    key: Id128,
     currency: LabelId,
     amount: f64,
 }
 
-/// One conversation the ledger remembers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Entry {
+/// One conversation the ledger remembers: 40 bytes, for millions of them. Late-data
+/// details (transactions) live in a side table, only for the few that have some.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Record {
+    id: Id128,
     closed_at: UnixMillis,
-    series: SeriesKey,
-    /// False for conversations closed before counting started: they only feed the window.
-    counted: bool,
-    duration: Option<f64>,
-    csat: Option<u8>,
-    nps: Option<u8>,
-    transactions: Vec<TrackedTransaction>,
-    /// Bit per [`InvalidReason`] already counted for this conversation.
-    invalid_seen: u16,
+    /// Seconds; NaN when unknown.
+    duration: f64,
+    /// Index in `Ledger::series`.
+    series: u32,
+    /// 1..=5, or [`NO_ANSWER`].
+    csat: u8,
+    /// 0..=10, or [`NO_ANSWER`].
+    nps: u8,
+    /// A bit per [`InvalidReason`] already counted, plus [`COUNTED`] and
+    /// [`HAS_TRANSACTIONS`].
+    flags: u16,
+}
+
+const NO_ANSWER: u8 = u8::MAX;
+/// Closed at or after counting started: counted, not only in the window.
+const COUNTED: u16 = 1 << 14;
+/// Has an entry in `Ledger::transactions`.
+const HAS_TRANSACTIONS: u16 = 1 << 15;
+
+fn answer(score: u8) -> Option<u8> {
+    (score != NO_ANSWER).then_some(score)
 }
 
 /// A record that was skipped whole: remembered only to count its rejection once.
@@ -177,6 +194,101 @@ struct Entry {
 struct Skipped {
     invalid_seen: u16,
     first_seen: UnixMillis,
+}
+
+/// The tracked conversations: a vector of records and a hash index of positions into
+/// it. Four bytes of index per slot instead of a whole record keeps a million
+/// conversations near 50 bytes each, where a map of id to record needs twice that once
+/// its table doubles.
+#[derive(Clone, Default)]
+struct Records {
+    list: Vec<Record>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("len", &self.list.len())
+            .finish()
+    }
+}
+
+impl Records {
+    fn from_list(list: Vec<Record>) -> Self {
+        let mut records = Records {
+            index: HashTable::with_capacity(list.len()),
+            list: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
+        };
+        records.list.reserve_exact(list.len());
+        for record in list {
+            if records.position(record.id).is_none() {
+                records.push(record);
+            }
+        }
+        records
+    }
+
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn position(&self, id: Id128) -> Option<usize> {
+        let list = &self.list;
+        self.index
+            .find(self.hasher.hash_one(id), |&at| list[at as usize].id == id)
+            .map(|&at| at as usize)
+    }
+
+    /// Add a record whose id is not there yet; returns its position.
+    fn push(&mut self, record: Record) -> usize {
+        let at = self.list.len();
+        if at == self.list.capacity() {
+            // Grow by an eighth, not double: a million records would otherwise carry up
+            // to 40 MB of spare capacity. Reallocating a large block is a remap, not a copy.
+            self.list.reserve_exact((at / 8).max(1024));
+        }
+        self.list.push(record);
+        let (list, hasher) = (&self.list, &self.hasher);
+        self.index
+            .insert_unique(hasher.hash_one(record.id), at as u32, |&i| {
+                hasher.hash_one(list[i as usize].id)
+            });
+        at
+    }
+
+    /// Remove the record at `at`; the last record takes its place.
+    fn swap_remove(&mut self, at: usize) -> Record {
+        let removed = self.list[at];
+        let last = self.list.len() - 1;
+        if let Ok(entry) = self
+            .index
+            .find_entry(self.hasher.hash_one(removed.id), |&i| i as usize == at)
+        {
+            entry.remove();
+        }
+        if at != last {
+            let moved = self.list[last].id;
+            if let Some(slot) = self
+                .index
+                .find_mut(self.hasher.hash_one(moved), |&i| i as usize == last)
+            {
+                *slot = at as u32;
+            }
+        }
+        self.list.swap_remove(at);
+        removed
+    }
+
+    /// Remove every record from `len` on: those a failed pass added, newest last.
+    fn truncate(&mut self, len: usize) {
+        while self.list.len() > len {
+            let at = self.list.len() - 1;
+            self.swap_remove(at);
+        }
+    }
 }
 
 /// What one [`Ledger::apply`] changed.
@@ -216,13 +328,15 @@ pub struct LedgerState {
     currencies: Vec<String>,
     duration_bounds: Vec<f64>,
     amount_bounds: Vec<f64>,
-    entries: HashMap<Box<str>, Entry>,
-    skipped: HashMap<Box<str>, Skipped>,
+    series: Vec<SeriesKey>,
+    records: Vec<Record>,
+    transactions: HashMap<Id128, Box<[TrackedTransaction]>>,
+    skipped: HashMap<Id128, Skipped>,
     totals: Totals,
 }
 
 /// [`LedgerState`] borrowed from a live ledger: the same encoding, without copying a
-/// million entries on every save.
+/// million records on every save.
 #[derive(Debug, Serialize)]
 pub struct LedgerStateRef<'a> {
     counting_start: UnixMillis,
@@ -230,8 +344,10 @@ pub struct LedgerStateRef<'a> {
     currencies: &'a [String],
     duration_bounds: &'a [f64],
     amount_bounds: &'a [f64],
-    entries: &'a HashMap<Box<str>, Entry>,
-    skipped: &'a HashMap<Box<str>, Skipped>,
+    series: &'a [SeriesKey],
+    records: &'a [Record],
+    transactions: &'a HashMap<Id128, Box<[TrackedTransaction]>>,
+    skipped: &'a HashMap<Id128, Skipped>,
     totals: &'a Totals,
 }
 
@@ -242,8 +358,113 @@ impl LedgerState {
     }
 
     pub fn tracked(&self) -> usize {
-        self.entries.len()
+        self.records.len()
     }
+}
+
+/// The state of version 1 files, which keyed conversations by their text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LedgerStateV1 {
+    counting_start: UnixMillis,
+    channels: Vec<String>,
+    currencies: Vec<String>,
+    duration_bounds: Vec<f64>,
+    amount_bounds: Vec<f64>,
+    entries: HashMap<Box<str>, EntryV1>,
+    skipped: HashMap<Box<str>, Skipped>,
+    totals: Totals,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct EntryV1 {
+    closed_at: UnixMillis,
+    series: SeriesKey,
+    counted: bool,
+    duration: Option<f64>,
+    csat: Option<u8>,
+    nps: Option<u8>,
+    transactions: Vec<TrackedTransactionV1>,
+    invalid_seen: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct TrackedTransactionV1 {
+    key: Box<str>,
+    currency: LabelId,
+    amount: f64,
+}
+
+impl From<LedgerStateV1> for LedgerState {
+    fn from(v1: LedgerStateV1) -> Self {
+        let mut series: Vec<SeriesKey> = Vec::new();
+        let mut series_ids: HashMap<SeriesKey, u32> = HashMap::new();
+        let mut records = Vec::with_capacity(v1.entries.len());
+        let mut transactions = HashMap::new();
+        for (id, e) in v1.entries {
+            let id = Id128::of(&id);
+            let index = *series_ids.entry(e.series).or_insert_with(|| {
+                series.push(e.series);
+                (series.len() - 1) as u32
+            });
+            let mut flags = e.invalid_seen;
+            if e.counted {
+                flags |= COUNTED;
+            }
+            if !e.transactions.is_empty() {
+                flags |= HAS_TRANSACTIONS;
+                let list: Box<[TrackedTransaction]> = e
+                    .transactions
+                    .iter()
+                    .map(|t| TrackedTransaction {
+                        key: Id128::of(&t.key),
+                        currency: t.currency,
+                        amount: t.amount,
+                    })
+                    .collect();
+                transactions.insert(id, list);
+            }
+            records.push(Record {
+                id,
+                closed_at: e.closed_at,
+                duration: e.duration.unwrap_or(f64::NAN),
+                series: index,
+                csat: e.csat.unwrap_or(NO_ANSWER),
+                nps: e.nps.unwrap_or(NO_ANSWER),
+                flags,
+            });
+        }
+        LedgerState {
+            counting_start: v1.counting_start,
+            channels: v1.channels,
+            currencies: v1.currencies,
+            duration_bounds: v1.duration_bounds,
+            amount_bounds: v1.amount_bounds,
+            series,
+            records,
+            transactions,
+            skipped: v1
+                .skipped
+                .into_iter()
+                .map(|(id, s)| (Id128::of(&id), s))
+                .collect(),
+            totals: v1.totals,
+        }
+    }
+}
+
+/// What a pass in progress changed, to undo it if the pass fails: a failed poll must
+/// change no count. The small parts are copied whole; records, transactions and
+/// skipped ids log their old values.
+#[derive(Debug, Clone)]
+struct Checkpoint {
+    totals: Totals,
+    channels: CappedLabels,
+    currencies: CappedLabels,
+    records: usize,
+    changed_records: Vec<(usize, Record)>,
+    changed_transactions: Vec<(Id128, Option<Box<[TrackedTransaction]>>)>,
+    changed_skipped: Vec<(Id128, Option<Skipped>)>,
+    report: ApplyReport,
 }
 
 /// The de-duplication ledger and the business aggregates.
@@ -254,9 +475,15 @@ pub struct Ledger {
     counting_start: UnixMillis,
     channels: CappedLabels,
     currencies: CappedLabels,
-    entries: HashMap<Box<str>, Entry>,
-    skipped: HashMap<Box<str>, Skipped>,
+    /// Every `project_id, channel` pair seen, so that a record holds a 4-byte index.
+    series: Vec<SeriesKey>,
+    series_ids: HashMap<SeriesKey, u32>,
+    records: Records,
+    transactions: HashMap<Id128, Box<[TrackedTransaction]>>,
+    skipped: HashMap<Id128, Skipped>,
     totals: Totals,
+    /// The pass being applied, if any.
+    pass: Option<Checkpoint>,
 }
 
 impl Ledger {
@@ -266,9 +493,13 @@ impl Ledger {
             currencies: CappedLabels::new(config.max_currencies),
             config,
             counting_start,
-            entries: HashMap::new(),
+            series: Vec::new(),
+            series_ids: HashMap::new(),
+            records: Records::default(),
+            transactions: HashMap::new(),
             skipped: HashMap::new(),
             totals: Totals::default(),
+            pass: None,
         }
     }
 
@@ -276,15 +507,19 @@ impl Ledger {
         self.counting_start
     }
 
-    /// Everything worth keeping across a restart, borrowed for encoding.
+    /// Everything worth keeping across a restart, borrowed for encoding. A pass in
+    /// progress is not part of it: call [`Ledger::rollback`] or [`Ledger::commit`] first.
     pub fn state(&self) -> LedgerStateRef<'_> {
+        debug_assert!(self.pass.is_none(), "state saved in the middle of a pass");
         LedgerStateRef {
             counting_start: self.counting_start,
             channels: self.channels.names(),
             currencies: self.currencies.names(),
             duration_bounds: &self.config.duration_bounds,
             amount_bounds: &self.config.amount_bounds,
-            entries: &self.entries,
+            series: &self.series,
+            records: &self.records.list,
+            transactions: &self.transactions,
             skipped: &self.skipped,
             totals: &self.totals,
         }
@@ -307,48 +542,148 @@ impl Ledger {
             );
             totals.transactions.clear();
         }
+        let series_ids = state
+            .series
+            .iter()
+            .enumerate()
+            .map(|(at, key)| (*key, at as u32))
+            .collect();
+        // A record pointing past the series table can only come from a damaged file that
+        // still passed its checksum; it is dropped rather than trusted.
+        let series_len = state.series.len();
+        let records = state
+            .records
+            .into_iter()
+            .filter(|r| (r.series as usize) < series_len)
+            .collect();
         Ledger {
             channels: CappedLabels::from_names(config.max_channels, state.channels),
             currencies: CappedLabels::from_names(config.max_currencies, state.currencies),
             config,
             counting_start: state.counting_start,
-            entries: state.entries,
+            series: state.series,
+            series_ids,
+            records: Records::from_list(records),
+            transactions: state.transactions,
             skipped: state.skipped,
             totals,
+            pass: None,
         }
     }
 
     pub fn tracked(&self) -> usize {
-        self.entries.len()
+        self.records.len()
     }
 
     pub fn totals(&self) -> &Totals {
         &self.totals
     }
 
-    /// Fold one whole pass into the ledger. `now` dates records skipped without a close
-    /// time, so that they can be forgotten in time too.
+    /// Fold whole pages into the ledger and commit them: [`Ledger::apply_page`] for each,
+    /// then [`Ledger::commit`].
     pub fn apply(&mut self, pages: &[Page], now: UnixMillis) -> ApplyReport {
-        let mut report = ApplyReport::default();
         for page in pages {
-            for conversation in &page.conversations {
-                self.apply_conversation(conversation, &mut report);
-            }
-            // After the conversations, so a field rejection finds its entry.
-            for rejection in &page.rejections {
-                self.apply_rejection(rejection, now, &mut report);
-            }
+            self.apply_page(page, now);
         }
-        report
+        self.commit()
     }
 
-    fn apply_conversation(&mut self, c: &Conversation, report: &mut ApplyReport) {
-        let entry = match self.entries.get_mut(c.id.as_str()) {
-            Some(entry) => entry,
+    /// Fold one page of a pass into the ledger, as soon as it is read, so a pass never
+    /// holds more than a page in memory. Until [`Ledger::commit`] the pass can still be
+    /// undone by [`Ledger::rollback`]. `now` dates records skipped without a close time,
+    /// so that they can be forgotten in time too.
+    pub fn apply_page(&mut self, page: &Page, now: UnixMillis) {
+        if self.pass.is_none() {
+            self.pass = Some(Checkpoint {
+                totals: self.totals.clone(),
+                channels: self.channels.clone(),
+                currencies: self.currencies.clone(),
+                records: self.records.len(),
+                changed_records: Vec::new(),
+                changed_transactions: Vec::new(),
+                changed_skipped: Vec::new(),
+                report: ApplyReport::default(),
+            });
+        }
+        // A page repeats a handful of channels: normalise each once.
+        let channels: Vec<LabelId> = page
+            .channels
+            .iter()
+            .map(|raw| self.channels.id(&normalise_channel(raw)))
+            .collect();
+        let mut report = ApplyReport::default();
+        for conversation in &page.conversations {
+            let channel = channels
+                .get(usize::from(conversation.channel))
+                .copied()
+                .unwrap_or_else(|| self.channels.id(crate::labels::UNKNOWN_CHANNEL));
+            self.apply_conversation(conversation, channel, &mut report);
+        }
+        // After the conversations, so a field rejection finds its record.
+        for rejection in &page.rejections {
+            self.apply_rejection(rejection, now, &mut report);
+        }
+        if let Some(pass) = &mut self.pass {
+            let r = &mut pass.report;
+            r.new_conversations += report.new_conversations;
+            r.counted_conversations += report.counted_conversations;
+            r.answers += report.answers;
+            r.transactions += report.transactions;
+            r.invalid += report.invalid;
+        }
+    }
+
+    /// Keep what the pass applied; returns what it changed.
+    pub fn commit(&mut self) -> ApplyReport {
+        self.pass.take().map(|pass| pass.report).unwrap_or_default()
+    }
+
+    /// Undo everything applied since the last commit.
+    pub fn rollback(&mut self) {
+        let Some(pass) = self.pass.take() else {
+            return;
+        };
+        // Newest change first, so the oldest value is the one left.
+        for (at, record) in pass.changed_records.into_iter().rev() {
+            if let Some(slot) = self.records.list.get_mut(at) {
+                *slot = record;
+            }
+        }
+        for (id, old) in pass.changed_transactions.into_iter().rev() {
+            match old {
+                Some(list) => self.transactions.insert(id, list),
+                None => self.transactions.remove(&id),
+            };
+        }
+        for (id, old) in pass.changed_skipped.into_iter().rev() {
+            match old {
+                Some(skipped) => self.skipped.insert(id, skipped),
+                None => self.skipped.remove(&id),
+            };
+        }
+        self.records.truncate(pass.records);
+        self.totals = pass.totals;
+        self.channels = pass.channels;
+        self.currencies = pass.currencies;
+    }
+
+    fn series_index(&mut self, key: SeriesKey) -> u32 {
+        if let Some(&at) = self.series_ids.get(&key) {
+            return at;
+        }
+        self.series.push(key);
+        let at = (self.series.len() - 1) as u32;
+        self.series_ids.insert(key, at);
+        at
+    }
+
+    fn apply_conversation(&mut self, c: &Conversation, channel: LabelId, report: &mut ApplyReport) {
+        let (at, before) = match self.records.position(c.id) {
+            Some(at) => (at, Some(self.records.list[at])),
             None => {
                 let series = SeriesKey {
                     project_id: c.project_id,
-                    channel: self.channels.id(&normalise_channel(&c.channel)),
+                    channel,
                 };
                 let counted = c.closed_at >= self.counting_start;
                 report.new_conversations += 1;
@@ -364,25 +699,27 @@ impl Ledger {
                             .observe(bounds, d);
                     }
                 }
-                self.entries.entry(c.id.as_str().into()).or_insert(Entry {
+                let series = self.series_index(series);
+                let at = self.records.push(Record {
+                    id: c.id,
                     closed_at: c.closed_at,
+                    duration: c.duration_seconds.unwrap_or(f64::NAN),
                     series,
-                    counted,
-                    duration: c.duration_seconds,
-                    csat: None,
-                    nps: None,
-                    transactions: Vec::new(),
-                    invalid_seen: 0,
-                })
+                    csat: NO_ANSWER,
+                    nps: NO_ANSWER,
+                    flags: if counted { COUNTED } else { 0 },
+                });
+                (at, None)
             }
         };
         // A first sighting and a late one are the same case: what is new gets counted once.
-        let series = entry.series;
-        let counted = entry.counted;
-        if entry.csat.is_none()
+        let mut record = self.records.list[at];
+        let series = self.series[record.series as usize];
+        let counted = record.flags & COUNTED != 0;
+        if record.csat == NO_ANSWER
             && let Some(score) = c.csat
         {
-            entry.csat = Some(score);
+            record.csat = score;
             if counted {
                 self.totals
                     .csat
@@ -392,10 +729,10 @@ impl Ledger {
                 report.answers += 1;
             }
         }
-        if entry.nps.is_none()
+        if record.nps == NO_ANSWER
             && let Some(score) = c.nps
         {
-            entry.nps = Some(score);
+            record.nps = score;
             if counted {
                 self.totals
                     .nps
@@ -405,50 +742,110 @@ impl Ledger {
                 report.answers += 1;
             }
         }
-        let had_transaction = !entry.transactions.is_empty();
+        if !c.transactions.is_empty() {
+            self.apply_transactions(c, &mut record, series, report);
+        }
+        // Only answers and flags change on a re-read (a NaN duration never equals itself,
+        // so whole records are not compared).
+        if before
+            .is_some_and(|b| (b.csat, b.nps, b.flags) == (record.csat, record.nps, record.flags))
+        {
+            return;
+        }
+        self.records.list[at] = record;
+        if let (Some(before), Some(pass)) = (before, &mut self.pass)
+            && at < pass.records
+        {
+            pass.changed_records.push((at, before));
+        }
+    }
+
+    fn apply_transactions(
+        &mut self,
+        c: &Conversation,
+        record: &mut Record,
+        series: SeriesKey,
+        report: &mut ApplyReport,
+    ) {
+        let known: &[TrackedTransaction] = if record.flags & HAS_TRANSACTIONS != 0 {
+            self.transactions.get(&c.id).map_or(&[], |list| list)
+        } else {
+            &[]
+        };
+        let mut added: Vec<TrackedTransaction> = Vec::new();
         for t in &c.transactions {
-            if entry.transactions.iter().any(|seen| *seen.key == *t.key) {
+            if known.iter().chain(&added).any(|seen| seen.key == t.key) {
                 continue;
             }
-            let currency = self.currencies.id(&t.currency);
-            entry.transactions.push(TrackedTransaction {
-                key: t.key.as_str().into(),
-                currency,
+            added.push(TrackedTransaction {
+                key: t.key,
+                currency: self.currencies.id(t.currency.as_str()),
                 amount: t.amount,
             });
-            if counted {
-                let bounds = &self.config.amount_bounds;
+        }
+        if added.is_empty() {
+            return;
+        }
+        let counted = record.flags & COUNTED != 0;
+        if counted {
+            let bounds = &self.config.amount_bounds;
+            for t in &added {
                 self.totals
                     .transactions
-                    .entry(AmountKey { series, currency })
+                    .entry(AmountKey {
+                        series,
+                        currency: t.currency,
+                    })
                     .or_insert_with(|| Histogram::new(bounds))
                     .observe(bounds, t.amount);
                 report.transactions += 1;
             }
+            if record.flags & HAS_TRANSACTIONS == 0 {
+                *self.totals.conversions.entry(series).or_default() += 1;
+            }
         }
-        if counted && !had_transaction && !entry.transactions.is_empty() {
-            *self.totals.conversions.entry(series).or_default() += 1;
+        let list: Box<[TrackedTransaction]> = known.iter().chain(&added).copied().collect();
+        record.flags |= HAS_TRANSACTIONS;
+        let old = self.transactions.insert(c.id, list);
+        if let Some(pass) = &mut self.pass {
+            pass.changed_transactions.push((c.id, old));
         }
     }
 
     fn apply_rejection(&mut self, r: &Rejection, now: UnixMillis, report: &mut ApplyReport) {
         let bit = reason_bit(r.reason);
-        let first_time = match r.conversation_id.as_deref() {
+        let first_time = match r.conversation_id {
             // Without an id the record cannot be recognised when read again.
             None => true,
-            Some(id) => match self.entries.get_mut(id) {
-                Some(entry) => {
-                    let first = entry.invalid_seen & bit == 0;
-                    entry.invalid_seen |= bit;
+            Some(id) => match self.records.position(id) {
+                Some(at) => {
+                    let record = &mut self.records.list[at];
+                    let first = record.flags & bit == 0;
+                    if first {
+                        let before = *record;
+                        record.flags |= bit;
+                        if let Some(pass) = &mut self.pass
+                            && at < pass.records
+                        {
+                            pass.changed_records.push((at, before));
+                        }
+                    }
                     first
                 }
                 None => {
-                    let skipped = self.skipped.entry(id.into()).or_insert(Skipped {
+                    let old = self.skipped.get(&id).copied();
+                    let mut skipped = old.unwrap_or(Skipped {
                         invalid_seen: 0,
                         first_seen: now,
                     });
                     let first = skipped.invalid_seen & bit == 0;
-                    skipped.invalid_seen |= bit;
+                    if first {
+                        skipped.invalid_seen |= bit;
+                        self.skipped.insert(id, skipped);
+                        if let Some(pass) = &mut self.pass {
+                            pass.changed_skipped.push((id, old));
+                        }
+                    }
                     first
                 }
             },
@@ -460,9 +857,22 @@ impl Ledger {
     }
 
     /// Forget conversations closed before `cutoff` (and skipped records first seen
-    /// before it). The poller picks a cutoff no later read can reach behind.
+    /// before it). The poller picks a cutoff no later read can reach behind. Only between
+    /// passes: a pass in progress is committed first.
     pub fn prune(&mut self, cutoff: UnixMillis) {
-        self.entries.retain(|_, e| e.closed_at >= cutoff);
+        self.commit();
+        let mut at = 0;
+        while at < self.records.len() {
+            let record = self.records.list[at];
+            if record.closed_at >= cutoff {
+                at += 1;
+                continue;
+            }
+            self.records.swap_remove(at);
+            if record.flags & HAS_TRANSACTIONS != 0 {
+                self.transactions.remove(&record.id);
+            }
+        }
         self.skipped.retain(|_, s| s.first_seen >= cutoff);
     }
 
@@ -476,30 +886,34 @@ impl Ledger {
             currencies: self.currencies.names().to_vec(),
             duration_bounds: self.config.duration_bounds.clone(),
             amount_bounds: self.config.amount_bounds.clone(),
-            tracked_conversations: self.entries.len(),
+            tracked_conversations: self.records.len(),
         }
     }
 
+    /// One pass over the records, into per-series slots indexed like `self.series`.
     fn window(&self, now: UnixMillis) -> Window {
         let from = now.saturating_sub(self.config.window_ms);
-        let mut window = Window::default();
-        let mut durations: HashMap<SeriesKey, Vec<f64>> = HashMap::new();
-        for e in self.entries.values() {
-            if e.closed_at < from || e.closed_at >= now {
+        let mut slots: Vec<WindowSeries> = vec![WindowSeries::default(); self.series.len()];
+        let mut durations: Vec<Vec<f64>> = vec![Vec::new(); self.series.len()];
+        let mut revenue: BTreeMap<AmountKey, f64> = BTreeMap::new();
+        for r in &self.records.list {
+            if r.closed_at < from || r.closed_at >= now {
                 continue;
             }
-            let s = window.series.entry(e.series).or_default();
+            let Some(s) = slots.get_mut(r.series as usize) else {
+                continue;
+            };
             s.conversations += 1;
-            if let Some(d) = e.duration {
-                durations.entry(e.series).or_default().push(d);
-                s.duration_sum += d;
+            if !r.duration.is_nan() {
+                durations[r.series as usize].push(r.duration);
+                s.duration_sum += r.duration;
                 s.duration_count += 1;
             }
-            if let Some(score) = e.csat {
+            if let Some(score) = answer(r.csat) {
                 s.csat_responses += 1;
                 s.csat_sum += u64::from(score);
             }
-            if let Some(score) = e.nps {
+            if let Some(score) = answer(r.nps) {
                 s.nps_responses += 1;
                 match score {
                     9..=10 => s.nps_promoters += 1,
@@ -507,24 +921,33 @@ impl Ledger {
                     _ => {}
                 }
             }
-            if !e.transactions.is_empty() {
+            if r.flags & HAS_TRANSACTIONS != 0
+                && let Some(list) = self.transactions.get(&r.id)
+            {
                 s.conversions += 1;
-            }
-            for t in &e.transactions {
-                *window
-                    .revenue
-                    .entry(AmountKey {
-                        series: e.series,
-                        currency: t.currency,
-                    })
-                    .or_default() += t.amount;
+                for t in list.iter() {
+                    *revenue
+                        .entry(AmountKey {
+                            series: self.series[r.series as usize],
+                            currency: t.currency,
+                        })
+                        .or_default() += t.amount;
+                }
             }
         }
-        for (key, mut values) in durations {
-            values.sort_by(f64::total_cmp);
-            if let Some(s) = window.series.get_mut(&key) {
+        let mut window = Window {
+            series: BTreeMap::new(),
+            revenue,
+        };
+        for ((key, mut s), mut values) in self.series.iter().zip(slots).zip(durations) {
+            if s.conversations == 0 {
+                continue;
+            }
+            if !values.is_empty() {
+                values.sort_unstable_by(f64::total_cmp);
                 s.duration_quantiles = Some(WINDOW_QUANTILES.map(|q| nearest_rank(&values, q)));
             }
+            window.series.insert(*key, s);
         }
         window
     }
@@ -540,7 +963,7 @@ fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iadvize::Transaction;
+    use crate::iadvize::{Currency, Transaction};
 
     const MIN: i64 = 60_000;
     const START: i64 = 1_700_000_000_000;
@@ -555,10 +978,21 @@ mod tests {
         }
     }
 
-    fn conv(id: &str, closed_at: i64) -> Conversation {
-        Conversation {
-            id: id.to_owned(),
-            project_id: 1001,
+    /// A conversation with its channel as text, as the tests write it.
+    #[derive(Clone)]
+    struct Conv {
+        id: &'static str,
+        channel: String,
+        closed_at: i64,
+        duration_seconds: Option<f64>,
+        csat: Option<u8>,
+        nps: Option<u8>,
+        transactions: Vec<Transaction>,
+    }
+
+    fn conv(id: &str, closed_at: i64) -> Conv {
+        Conv {
+            id: id.to_owned().leak(),
             channel: "CHAT".to_owned(),
             closed_at,
             duration_seconds: Some(120.0),
@@ -570,18 +1004,31 @@ mod tests {
 
     fn tx(key: &str, amount: f64, currency: &str) -> Transaction {
         Transaction {
-            key: key.to_owned(),
+            key: Id128::of(key),
             amount,
-            currency: currency.to_owned(),
+            currency: Currency::parse(currency).unwrap(),
         }
     }
 
-    fn page(conversations: Vec<Conversation>) -> Page {
-        Page {
+    fn page(conversations: Vec<Conv>) -> Page {
+        let mut page = Page {
             records: conversations.len(),
-            conversations,
             ..Page::default()
+        };
+        for c in conversations {
+            let channel = page.channel_index(&c.channel);
+            page.conversations.push(Conversation {
+                id: Id128::of(c.id),
+                project_id: 1001,
+                channel,
+                closed_at: c.closed_at,
+                duration_seconds: c.duration_seconds,
+                csat: c.csat,
+                nps: c.nps,
+                transactions: c.transactions,
+            });
         }
+        page
     }
 
     fn chat() -> SeriesKey {
@@ -697,7 +1144,7 @@ mod tests {
         let mut ledger = Ledger::new(config(), START);
         let now = START + 120 * MIN;
         // Durations 10, 20, ..., 100 s inside the window; one old conversation outside.
-        let mut inside: Vec<Conversation> = (1..=10)
+        let mut inside: Vec<Conv> = (1..=10)
             .map(|i| {
                 let mut c = conv(&format!("c{i}"), now - 30 * MIN + i);
                 c.duration_seconds = Some(f64::from(i as i32) * 10.0);
@@ -762,11 +1209,11 @@ mod tests {
         p.rejections = vec![
             Rejection {
                 reason: InvalidReason::BadCsat,
-                conversation_id: Some("a".into()),
+                conversation_id: Some(Id128::of("a")),
             },
             Rejection {
                 reason: InvalidReason::MissingProject,
-                conversation_id: Some("b".into()),
+                conversation_id: Some(Id128::of("b")),
             },
             Rejection {
                 reason: InvalidReason::MissingId,
@@ -783,6 +1230,87 @@ mod tests {
             2,
             "no id: nothing to recognise"
         );
+    }
+
+    #[test]
+    fn a_rolled_back_pass_changes_nothing() {
+        let mut ledger = Ledger::new(config(), START);
+        let mut known = conv("known", START + MIN);
+        ledger.apply(&[page(vec![known.clone()])], START + 2 * MIN);
+        let before = ledger.snapshot(START + 3 * MIN);
+
+        // A pass that adds a conversation on a new channel, answers and transactions on a
+        // known one, and rejections, then fails.
+        let mut new = conv("new", START + 2 * MIN);
+        new.channel = "SMS".to_owned();
+        new.csat = Some(5);
+        new.transactions = vec![tx("t-new", 10.0, "USD")];
+        known.csat = Some(1);
+        known.nps = Some(3);
+        known.transactions = vec![tx("t-known", 20.0, "EUR")];
+        let mut p = page(vec![new.clone(), known.clone()]);
+        p.rejections = vec![
+            Rejection {
+                reason: InvalidReason::BadNps,
+                conversation_id: Some(Id128::of("known")),
+            },
+            Rejection {
+                reason: InvalidReason::BadClosedAt,
+                conversation_id: Some(Id128::of("skipped")),
+            },
+        ];
+        ledger.apply_page(&p, START + 3 * MIN);
+        assert_eq!(ledger.tracked(), 2);
+        ledger.rollback();
+
+        assert_eq!(ledger.tracked(), 1);
+        assert_eq!(ledger.snapshot(START + 3 * MIN), before);
+        // Read again and committed, everything counts exactly once.
+        let report = ledger.apply(&[p], START + 4 * MIN);
+        assert_eq!(report.new_conversations, 1);
+        assert_eq!(report.answers, 3);
+        assert_eq!(report.transactions, 2);
+        assert_eq!(report.invalid, 2);
+        let t = ledger.totals();
+        assert_eq!(t.conversations.values().sum::<u64>(), 2);
+        assert_eq!(t.csat[&chat()].sum, 1.0);
+        assert_eq!(t.conversions.values().sum::<u64>(), 2);
+        assert_eq!(ledger.snapshot(START + 4 * MIN).channels, ["chat", "sms"]);
+    }
+
+    #[test]
+    fn records_stay_findable_after_pruning_moves_them() {
+        let mut ledger = Ledger::new(config(), START);
+        // Old and new interleaved, so pruning moves survivors around.
+        let convs: Vec<Conv> = (0..200)
+            .map(|i| {
+                let closed = if i % 3 == 0 {
+                    START + i
+                } else {
+                    START + 100 * MIN + i
+                };
+                conv(&format!("c{i}"), closed)
+            })
+            .collect();
+        ledger.apply(&[page(convs.clone())], START + 200 * MIN);
+        ledger.prune(START + 50 * MIN);
+        let survivors = convs
+            .iter()
+            .filter(|c| c.closed_at >= START + 50 * MIN)
+            .count();
+        assert_eq!(ledger.tracked(), survivors);
+        // Every survivor is still recognised: answering it counts once, re-reading none.
+        let answered: Vec<Conv> = convs
+            .iter()
+            .filter(|c| c.closed_at >= START + 50 * MIN)
+            .map(|c| Conv {
+                csat: Some(4),
+                ..c.clone()
+            })
+            .collect();
+        let report = ledger.apply(&[page(answered)], START + 201 * MIN);
+        assert_eq!(report.new_conversations, 0);
+        assert_eq!(report.answers, survivors as u64);
     }
 
     #[test]

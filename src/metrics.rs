@@ -777,7 +777,7 @@ impl prometheus_client::collector::Collector for ProcessCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iadvize::{Conversation, Page, Rejection, Transaction};
+    use crate::iadvize::{Conversation, Currency, Id128, Page, Rejection, Transaction};
     use crate::ledger::{Ledger, LedgerConfig};
 
     const START: i64 = 1_700_000_000_000;
@@ -796,23 +796,23 @@ mod tests {
             START,
         );
         let chat = Conversation {
-            id: "c1".into(),
+            id: Id128::of("c1"),
             project_id: 1001,
-            channel: "CHAT".into(),
+            channel: 0,
             closed_at: START + 60_000,
             duration_seconds: Some(754.0),
             csat: Some(4),
             nps: Some(9),
             transactions: vec![Transaction {
-                key: "t1".into(),
+                key: Id128::of("t1"),
                 amount: 120.0,
-                currency: "EUR".into(),
+                currency: Currency(*b"EUR"),
             }],
         };
         let call = Conversation {
-            id: "c2".into(),
+            id: Id128::of("c2"),
             project_id: 1002,
-            channel: "CALL".into(),
+            channel: 1,
             closed_at: START + 120_000,
             duration_seconds: Some(45.5),
             csat: None,
@@ -821,14 +821,15 @@ mod tests {
         };
         let page = Page {
             conversations: vec![chat, call],
+            channels: vec!["CHAT".into(), "CALL".into()],
             rejections: vec![
                 Rejection {
                     reason: InvalidReason::BadCsat,
-                    conversation_id: Some("c2".into()),
+                    conversation_id: Some(Id128::of("c2")),
                 },
                 Rejection {
                     reason: InvalidReason::MissingProject,
-                    conversation_id: Some("c3".into()),
+                    conversation_id: Some(Id128::of("c3")),
                 },
             ],
             records: 3,

@@ -1,9 +1,11 @@
 //! The background loop: a start-up read of the window, then a fresh pass every
 //! `--poll.interval` and a revisit pass every `--poll.revisit-interval`.
 //!
-//! Passes run one after another in a single task, so they never overlap. A pass reads its
-//! whole interval before the ledger sees any of it: a failed pass changes no count and no
-//! watermark, and the next one reads the same ground again.
+//! Passes run one after another in a single task, so they never overlap. Each page goes
+//! into the ledger as soon as it is read, so a pass holds one page in memory, but the
+//! ledger commits a pass only when its whole interval has been read: a failed pass is
+//! rolled back, changes no count and no watermark, and the next one reads the same ground
+//! again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,14 +119,17 @@ impl Poller {
         self.watermark
     }
 
-    /// Poll until `shutdown` turns true. A pass in flight is dropped at shutdown: it has
-    /// not touched the ledger yet, so nothing is half-counted. The state is saved last.
+    /// Poll until `shutdown` turns true. A pass in flight is dropped at shutdown and
+    /// rolled back, so nothing is half-counted. The state is saved last.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         loop {
             let started = Instant::now();
             tokio::select! {
                 _ = self.tick() => {}
-                _ = shutdown.wait_for(|stop| *stop) => break,
+                _ = shutdown.wait_for(|stop| *stop) => {
+                    self.ledger.rollback();
+                    break;
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(started + self.config.interval) => {}
@@ -214,8 +219,8 @@ impl Poller {
         let seconds = started.elapsed().as_secs_f64();
         let now = (self.clock)();
         match result {
-            Ok(pages) => {
-                let report = self.ledger.apply(&pages, now);
+            Ok(read) => {
+                let report = self.ledger.commit();
                 if kind == PassKind::Startup || kind == PassKind::Fresh {
                     let watermark = to.max(self.watermark.unwrap_or(to));
                     self.watermark = Some(watermark);
@@ -228,13 +233,14 @@ impl Poller {
                 self.publish(now);
                 self.metrics
                     .poll_finished(true, seconds, now as f64 / 1000.0);
-                log_pass(kind, from, to, seconds, &pages, &report);
+                log_pass(kind, from, to, seconds, read, &report);
                 // Save before the next read, so a kill never loses more than one pass and
                 // never keeps a count without the ledger that explains it.
                 self.save().await;
                 true
             }
             Err(error) => {
+                self.ledger.rollback();
                 self.metrics
                     .poll_finished(false, seconds, now as f64 / 1000.0);
                 tracing::warn!(
@@ -250,16 +256,21 @@ impl Poller {
         }
     }
 
-    async fn read(&self, from: UnixMillis, to: UnixMillis) -> Result<Vec<Page>, iadvize::Error> {
-        let mut pages = Vec::new();
+    /// Read `[from, to)` page by page into the ledger, uncommitted.
+    async fn read(&mut self, from: UnixMillis, to: UnixMillis) -> Result<Read, iadvize::Error> {
+        let mut read = Read::default();
         let metrics = &self.metrics;
+        let ledger = &mut self.ledger;
+        let clock = &self.clock;
         self.client
             .fetch_interval(&self.plan, from, to, &mut |page: Page| {
                 metrics.conversations_fetched(page.records as u64);
-                pages.push(page);
+                read.pages += 1;
+                read.records += page.records;
+                ledger.apply_page(&page, clock());
             })
             .await?;
-        Ok(pages)
+        Ok(read)
     }
 
     /// Forget what no later read can reach: before the revisit horizon, the window and
@@ -284,22 +295,28 @@ impl Poller {
     }
 }
 
+/// How much a pass read.
+#[derive(Debug, Clone, Copy, Default)]
+struct Read {
+    pages: usize,
+    records: usize,
+}
+
 fn log_pass(
     kind: PassKind,
     from: UnixMillis,
     to: UnixMillis,
     seconds: f64,
-    pages: &[Page],
+    read: Read,
     report: &ApplyReport,
 ) {
-    let records: usize = pages.iter().map(|p| p.records).sum();
     tracing::debug!(
         pass = kind.as_str(),
         from = %format_time(from),
         to = %format_time(to),
         seconds,
-        pages = pages.len(),
-        records,
+        pages = read.pages,
+        records = read.records,
         new_conversations = report.new_conversations,
         counted_conversations = report.counted_conversations,
         answers = report.answers,

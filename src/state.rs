@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::iadvize::UnixMillis;
-use crate::ledger::{LedgerState, LedgerStateRef};
+use crate::ledger::{LedgerState, LedgerStateRef, LedgerStateV1};
 
 const MAGIC: &[u8; 8] = b"IADVZST\0";
-const VERSION: u32 = 1;
+/// 2: conversations as 128-bit ids in one record list. 1 (read, converted): keyed by text.
+const VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8;
 
 /// What the poller needs to go on where it stopped, as read back.
@@ -27,6 +28,26 @@ pub struct SavedState {
     pub watermark: Option<UnixMillis>,
     pub last_revisit: Option<UnixMillis>,
     pub ledger: LedgerState,
+}
+
+/// A version 1 file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct SavedStateV1 {
+    written_at: UnixMillis,
+    watermark: Option<UnixMillis>,
+    last_revisit: Option<UnixMillis>,
+    ledger: LedgerStateV1,
+}
+
+impl From<SavedStateV1> for SavedState {
+    fn from(v1: SavedStateV1) -> Self {
+        SavedState {
+            written_at: v1.written_at,
+            watermark: v1.watermark,
+            last_revisit: v1.last_revisit,
+            ledger: v1.ledger.into(),
+        }
+    }
 }
 
 /// The same, borrowed from the live poller for writing: the field order and types must
@@ -81,8 +102,10 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, String> {
     }
     let (version, len) = rest.split_at(4);
     let version = u32::from_le_bytes(version.try_into().map_err(|_| "bad version field")?);
-    if version != VERSION {
-        return Err(format!("version {version}, this exporter reads {VERSION}"));
+    if version != VERSION && version != 1 {
+        return Err(format!(
+            "version {version}, this exporter reads 1 to {VERSION}"
+        ));
     }
     let len = u64::from_le_bytes(len.try_into().map_err(|_| "bad length field")?);
     let len = usize::try_from(len).map_err(|_| "length out of range")?;
@@ -96,7 +119,13 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, String> {
     if crc != crc32fast::hash(payload) {
         return Err("checksum mismatch".to_owned());
     }
-    postcard::from_bytes(payload).map_err(|e| format!("undecodable payload: {e}"))
+    let undecodable = |e: postcard::Error| format!("undecodable payload: {e}");
+    if version == 1 {
+        return postcard::from_bytes::<SavedStateV1>(payload)
+            .map(SavedState::from)
+            .map_err(undecodable);
+    }
+    postcard::from_bytes(payload).map_err(undecodable)
 }
 
 /// Load the state file. `Ok(None)` when there is none yet.
@@ -167,7 +196,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iadvize::{Conversation, Page, Transaction};
+    use crate::iadvize::{Conversation, Currency, Id128, Page, Transaction};
     use crate::ledger::{Ledger, LedgerConfig};
 
     fn config() -> LedgerConfig {
@@ -185,20 +214,21 @@ mod tests {
         ledger.apply(
             &[Page {
                 conversations: vec![Conversation {
-                    id: "c1".into(),
+                    id: Id128::of("c1"),
                     project_id: 7,
-                    channel: "CHAT".into(),
+                    channel: 0,
                     closed_at: 2_000,
                     duration_seconds: Some(30.0),
                     csat: Some(5),
                     nps: None,
                     transactions: vec![Transaction {
-                        key: "t".into(),
+                        key: Id128::of("t"),
                         amount: 12.0,
-                        currency: "EUR".into(),
+                        currency: Currency(*b"EUR"),
                     }],
                 }],
                 records: 1,
+                channels: vec!["CHAT".into()],
                 ..Page::default()
             }],
             3_000,
@@ -256,23 +286,24 @@ mod tests {
         let mut ledger = Ledger::from_state(config(), state.ledger);
         let before = ledger.totals().clone();
         let again = Conversation {
-            id: "c1".into(),
+            id: Id128::of("c1"),
             project_id: 7,
-            channel: "CHAT".into(),
+            channel: 0,
             closed_at: 2_000,
             duration_seconds: Some(30.0),
             csat: Some(5),
             nps: Some(9),
             transactions: vec![Transaction {
-                key: "t".into(),
+                key: Id128::of("t"),
                 amount: 12.0,
-                currency: "EUR".into(),
+                currency: Currency(*b"EUR"),
             }],
         };
         let report = ledger.apply(
             &[Page {
                 conversations: vec![again],
                 records: 1,
+                channels: vec!["CHAT".into()],
                 ..Page::default()
             }],
             4_000,
@@ -282,6 +313,160 @@ mod tests {
         assert_eq!(report.transactions, 0);
         assert_eq!(ledger.totals().conversations, before.conversations);
         assert_eq!(ledger.totals().transactions, before.transactions);
+    }
+
+    /// The layout of version 1 files, written out independently of the reader.
+    mod v1 {
+        use std::collections::{BTreeMap, HashMap};
+
+        use serde::Serialize;
+
+        #[derive(Serialize)]
+        pub struct Saved {
+            pub written_at: i64,
+            pub watermark: Option<i64>,
+            pub last_revisit: Option<i64>,
+            pub ledger: Ledger,
+        }
+        #[derive(Serialize)]
+        pub struct Ledger {
+            pub counting_start: i64,
+            pub channels: Vec<String>,
+            pub currencies: Vec<String>,
+            pub duration_bounds: Vec<f64>,
+            pub amount_bounds: Vec<f64>,
+            pub entries: HashMap<String, Entry>,
+            pub skipped: HashMap<String, Skipped>,
+            pub totals: Totals,
+        }
+        #[derive(Serialize)]
+        pub struct Entry {
+            pub closed_at: i64,
+            pub series: (i64, u16),
+            pub counted: bool,
+            pub duration: Option<f64>,
+            pub csat: Option<u8>,
+            pub nps: Option<u8>,
+            pub transactions: Vec<(String, u16, f64)>,
+            pub invalid_seen: u16,
+        }
+        #[derive(Serialize)]
+        pub struct Skipped {
+            pub invalid_seen: u16,
+            pub first_seen: i64,
+        }
+        #[derive(Serialize)]
+        pub struct Histogram {
+            pub counts: Vec<u64>,
+            pub sum: f64,
+            pub count: u64,
+        }
+        #[derive(Serialize, Default)]
+        pub struct Totals {
+            pub conversations: BTreeMap<(i64, u16), u64>,
+            pub duration: BTreeMap<(i64, u16), Histogram>,
+            pub csat: BTreeMap<(i64, u16), Histogram>,
+            pub nps: BTreeMap<(i64, u16), Histogram>,
+            pub conversions: BTreeMap<(i64, u16), u64>,
+            pub transactions: BTreeMap<((i64, u16), u16), Histogram>,
+            pub invalid: BTreeMap<u8, u64>,
+        }
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_and_converted() {
+        let entry = v1::Entry {
+            closed_at: 2_000,
+            series: (7, 0),
+            counted: true,
+            duration: Some(30.0),
+            csat: Some(5),
+            nps: None,
+            transactions: vec![("t".to_owned(), 0, 12.0)],
+            invalid_seen: 1 << 6, // bad_csat already counted
+        };
+        let mut totals = v1::Totals::default();
+        totals.conversations.insert((7, 0), 1);
+        let saved = v1::Saved {
+            written_at: 3_000,
+            watermark: Some(2_500),
+            last_revisit: Some(2_400),
+            ledger: v1::Ledger {
+                counting_start: 1_000,
+                channels: vec!["chat".to_owned()],
+                currencies: vec!["EUR".to_owned()],
+                duration_bounds: vec![60.0, 600.0],
+                amount_bounds: vec![50.0],
+                entries: std::collections::HashMap::from([("c1".to_owned(), entry)]),
+                skipped: std::collections::HashMap::from([(
+                    "s1".to_owned(),
+                    v1::Skipped {
+                        invalid_seen: 1,
+                        first_seen: 2_100,
+                    },
+                )]),
+                totals,
+            },
+        };
+        let payload = postcard::to_stdvec(&saved).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+
+        let state = decode(&bytes).unwrap();
+        assert_eq!(
+            (state.watermark, state.last_revisit),
+            (Some(2_500), Some(2_400))
+        );
+        let mut ledger = Ledger::from_state(config(), state.ledger);
+        assert_eq!(ledger.tracked(), 1);
+        assert_eq!(ledger.totals().conversations.values().sum::<u64>(), 1);
+        // The converted record is recognised by its id, answers and transactions included.
+        let again = Conversation {
+            id: Id128::of("c1"),
+            project_id: 7,
+            channel: 0,
+            closed_at: 2_000,
+            duration_seconds: Some(30.0),
+            csat: Some(5),
+            nps: Some(9),
+            transactions: vec![Transaction {
+                key: Id128::of("t"),
+                amount: 12.0,
+                currency: Currency(*b"EUR"),
+            }],
+        };
+        let report = ledger.apply(
+            &[Page {
+                conversations: vec![again],
+                channels: vec!["CHAT".into()],
+                rejections: vec![
+                    crate::iadvize::Rejection {
+                        reason: crate::iadvize::InvalidReason::BadCsat,
+                        conversation_id: Some(Id128::of("c1")),
+                    },
+                    crate::iadvize::Rejection {
+                        reason: crate::iadvize::InvalidReason::Malformed,
+                        conversation_id: Some(Id128::of("s1")),
+                    },
+                ],
+                records: 2,
+                ..Page::default()
+            }],
+            4_000,
+        );
+        assert_eq!(report.new_conversations, 0);
+        assert_eq!(report.answers, 1, "only the NPS is new");
+        assert_eq!(report.transactions, 0);
+        assert_eq!(report.invalid, 0, "both rejections were counted before");
+        let window = ledger.snapshot(3_000).window;
+        assert_eq!(
+            window.series.values().map(|s| s.conversations).sum::<u64>(),
+            1
+        );
+        assert_eq!(window.revenue.values().sum::<f64>(), 12.0);
     }
 
     #[test]

@@ -528,6 +528,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::iadvize::Id128;
     use crate::iadvize::schema::QueryShape;
     use crate::iadvize::{Credentials, InvalidReason};
     use crate::secret::Secret;
@@ -721,8 +722,12 @@ mod tests {
         Reply::json(page_json(&["c-1"], None))
     }
 
-    fn ids(page: &Page) -> Vec<&str> {
-        page.conversations.iter().map(|c| c.id.as_str()).collect()
+    fn ids(page: &Page) -> Vec<Id128> {
+        page.conversations.iter().map(|c| c.id).collect()
+    }
+
+    fn of(ids: &[&str]) -> Vec<Id128> {
+        ids.iter().map(|id| Id128::of(id)).collect()
     }
 
     #[derive(Debug, Clone, PartialEq)]
@@ -815,7 +820,7 @@ mod tests {
             .fetch_page(&search_plan(), FROM, TO, Some("cursor-0"))
             .await
             .unwrap();
-        assert_eq!(ids(&page), ["c-1"]);
+        assert_eq!(ids(&page), of(&["c-1"]));
 
         let tokens = fake.tokens();
         assert_eq!(tokens.len(), 1);
@@ -981,7 +986,7 @@ mod tests {
     async fn a_401_gets_one_new_login_and_one_retry() {
         let fake = Fake::with_graphql(accepts_token(2)).await;
         let (client, recorder) = new_client(fake.config());
-        assert_eq!(ids(&fetch(&client).await.unwrap()), ["c-1"]);
+        assert_eq!(ids(&fetch(&client).await.unwrap()), of(&["c-1"]));
         assert_eq!(fake.tokens().len(), 2);
         assert_eq!(fake.graphqls().len(), 2);
         assert_eq!(
@@ -1353,7 +1358,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(pages, 3);
-        assert_eq!(seen, ["a", "b", "c", "d"]);
+        assert_eq!(seen, of(&["a", "b", "c", "d"]));
         let sent: Vec<_> = fake
             .graphqls()
             .iter()
@@ -1401,7 +1406,7 @@ mod tests {
         let (client, _) = new_client(fake.config());
         let page = fetch(&client).await.unwrap();
         assert_eq!(page.records, 2);
-        assert_eq!(ids(&page), ["a"]);
+        assert_eq!(ids(&page), of(&["a"]));
         assert_eq!(page.rejections[0].reason, InvalidReason::BadClosedAt);
     }
 

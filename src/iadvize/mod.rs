@@ -13,7 +13,9 @@ use std::time::Duration;
 use crate::secret::Secret;
 
 pub use client::Client;
-pub use model::{Conversation, InvalidReason, Page, Rejection, Transaction, UnixMillis};
+pub use model::{
+    Conversation, Currency, Id128, InvalidReason, Page, Rejection, Transaction, UnixMillis,
+};
 pub use schema::{QueryPlan, QueryShape};
 
 /// Which iAdvize endpoint a request went to (the `endpoint` label).
