@@ -152,22 +152,49 @@ impl Snapshot {
     }
 }
 
-/// A transaction the ledger remembers, so that a re-read never counts it again.
+/// A transaction the ledger remembers, so that a re-read never counts it again. Packed
+/// like [`Record`], to 28 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[repr(C, packed(4))]
 struct TrackedTransaction {
     key: Id128,
     currency: LabelId,
     amount: f64,
 }
 
-/// One conversation the ledger remembers: 40 bytes, for millions of them. Late-data
-/// details (transactions) live in a side table, only for the few that have some.
+/// The transactions of one conversation: the usual single one inline, more on the heap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Transactions {
+    One(TrackedTransaction),
+    Many(Box<[TrackedTransaction]>),
+}
+
+impl Transactions {
+    fn as_slice(&self) -> &[TrackedTransaction] {
+        match self {
+            Transactions::One(t) => std::slice::from_ref(t),
+            Transactions::Many(list) => list,
+        }
+    }
+
+    fn from_list(list: Vec<TrackedTransaction>) -> Option<Self> {
+        match list.as_slice() {
+            [] => None,
+            [one] => Some(Transactions::One(*one)),
+            _ => Some(Transactions::Many(list.into_boxed_slice())),
+        }
+    }
+}
+
+/// One conversation the ledger remembers: 36 bytes, for millions of them (packed to a
+/// 4-byte alignment, so fields are read by value, never by reference). Late-data details
+/// (transactions) live in a side table, only for the few that have some.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[repr(C, packed(4))]
 struct Record {
     id: Id128,
     closed_at: UnixMillis,
-    /// Seconds; NaN when unknown.
-    duration: f64,
+    duration: WindowDuration,
     /// Index in `Ledger::series`.
     series: u32,
     /// 1..=5, or [`NO_ANSWER`].
@@ -177,6 +204,38 @@ struct Record {
     /// A bit per [`InvalidReason`] already counted, plus [`COUNTED`] and
     /// [`HAS_TRANSACTIONS`].
     flags: u16,
+}
+
+/// A conversation's duration as the window needs it, in 4 bytes: milliseconds below 2^31
+/// (24.8 days, exact to the millisecond), whole seconds above, `u32::MAX` when unknown.
+/// The cumulative histogram is fed the exact value when the conversation is first read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct WindowDuration(u32);
+
+impl WindowDuration {
+    const UNKNOWN: WindowDuration = WindowDuration(u32::MAX);
+    const SECONDS: u32 = 1 << 31;
+
+    fn new(seconds: Option<f64>) -> Self {
+        let Some(seconds) = seconds.filter(|s| s.is_finite() && *s >= 0.0) else {
+            return Self::UNKNOWN;
+        };
+        let millis = (seconds * 1000.0).round();
+        if millis < f64::from(Self::SECONDS) {
+            return WindowDuration(millis as u32);
+        }
+        // `as` saturates: beyond 68 years the duration reads as 68 years.
+        let whole = (seconds.round() as u32).min(Self::SECONDS - 2);
+        WindowDuration(Self::SECONDS | whole)
+    }
+
+    fn seconds(self) -> Option<f64> {
+        match self.0 {
+            u32::MAX => None,
+            v if v & Self::SECONDS != 0 => Some(f64::from(v & !Self::SECONDS)),
+            v => Some(f64::from(v) / 1000.0),
+        }
+    }
 }
 
 const NO_ANSWER: u8 = u8::MAX;
@@ -238,7 +297,10 @@ impl Records {
     fn position(&self, id: Id128) -> Option<usize> {
         let list = &self.list;
         self.index
-            .find(self.hasher.hash_one(id), |&at| list[at as usize].id == id)
+            .find(
+                self.hasher.hash_one(id),
+                |&at| { list[at as usize].id } == id,
+            )
             .map(|&at| at as usize)
     }
 
@@ -330,7 +392,7 @@ pub struct LedgerState {
     amount_bounds: Vec<f64>,
     series: Vec<SeriesKey>,
     records: Vec<Record>,
-    transactions: HashMap<Id128, Box<[TrackedTransaction]>>,
+    transactions: HashMap<Id128, Transactions>,
     skipped: HashMap<Id128, Skipped>,
     totals: Totals,
 }
@@ -346,7 +408,7 @@ pub struct LedgerStateRef<'a> {
     amount_bounds: &'a [f64],
     series: &'a [SeriesKey],
     records: &'a [Record],
-    transactions: &'a HashMap<Id128, Box<[TrackedTransaction]>>,
+    transactions: &'a HashMap<Id128, Transactions>,
     skipped: &'a HashMap<Id128, Skipped>,
     totals: &'a Totals,
 }
@@ -410,23 +472,23 @@ impl From<LedgerStateV1> for LedgerState {
             if e.counted {
                 flags |= COUNTED;
             }
-            if !e.transactions.is_empty() {
+            let list = e
+                .transactions
+                .iter()
+                .map(|t| TrackedTransaction {
+                    key: Id128::of(&t.key),
+                    currency: t.currency,
+                    amount: t.amount,
+                })
+                .collect();
+            if let Some(list) = Transactions::from_list(list) {
                 flags |= HAS_TRANSACTIONS;
-                let list: Box<[TrackedTransaction]> = e
-                    .transactions
-                    .iter()
-                    .map(|t| TrackedTransaction {
-                        key: Id128::of(&t.key),
-                        currency: t.currency,
-                        amount: t.amount,
-                    })
-                    .collect();
                 transactions.insert(id, list);
             }
             records.push(Record {
                 id,
                 closed_at: e.closed_at,
-                duration: e.duration.unwrap_or(f64::NAN),
+                duration: WindowDuration::new(e.duration),
                 series: index,
                 csat: e.csat.unwrap_or(NO_ANSWER),
                 nps: e.nps.unwrap_or(NO_ANSWER),
@@ -462,7 +524,7 @@ struct Checkpoint {
     currencies: CappedLabels,
     records: usize,
     changed_records: Vec<(usize, Record)>,
-    changed_transactions: Vec<(Id128, Option<Box<[TrackedTransaction]>>)>,
+    changed_transactions: Vec<(Id128, Option<Transactions>)>,
     changed_skipped: Vec<(Id128, Option<Skipped>)>,
     report: ApplyReport,
 }
@@ -479,7 +541,7 @@ pub struct Ledger {
     series: Vec<SeriesKey>,
     series_ids: HashMap<SeriesKey, u32>,
     records: Records,
-    transactions: HashMap<Id128, Box<[TrackedTransaction]>>,
+    transactions: HashMap<Id128, Transactions>,
     skipped: HashMap<Id128, Skipped>,
     totals: Totals,
     /// The pass being applied, if any.
@@ -703,7 +765,7 @@ impl Ledger {
                 let at = self.records.push(Record {
                     id: c.id,
                     closed_at: c.closed_at,
-                    duration: c.duration_seconds.unwrap_or(f64::NAN),
+                    duration: WindowDuration::new(c.duration_seconds),
                     series,
                     csat: NO_ANSWER,
                     nps: NO_ANSWER,
@@ -768,13 +830,15 @@ impl Ledger {
         report: &mut ApplyReport,
     ) {
         let known: &[TrackedTransaction] = if record.flags & HAS_TRANSACTIONS != 0 {
-            self.transactions.get(&c.id).map_or(&[], |list| list)
+            self.transactions
+                .get(&c.id)
+                .map_or(&[], Transactions::as_slice)
         } else {
             &[]
         };
         let mut added: Vec<TrackedTransaction> = Vec::new();
         for t in &c.transactions {
-            if known.iter().chain(&added).any(|seen| seen.key == t.key) {
+            if known.iter().chain(&added).any(|seen| { seen.key } == t.key) {
                 continue;
             }
             added.push(TrackedTransaction {
@@ -804,7 +868,10 @@ impl Ledger {
                 *self.totals.conversions.entry(series).or_default() += 1;
             }
         }
-        let list: Box<[TrackedTransaction]> = known.iter().chain(&added).copied().collect();
+        let Some(list) = Transactions::from_list(known.iter().chain(&added).copied().collect())
+        else {
+            return;
+        };
         record.flags |= HAS_TRANSACTIONS;
         let old = self.transactions.insert(c.id, list);
         if let Some(pass) = &mut self.pass {
@@ -870,7 +937,7 @@ impl Ledger {
             }
             self.records.swap_remove(at);
             if record.flags & HAS_TRANSACTIONS != 0 {
-                self.transactions.remove(&record.id);
+                self.transactions.remove(&{ record.id });
             }
         }
         self.skipped.retain(|_, s| s.first_seen >= cutoff);
@@ -904,9 +971,9 @@ impl Ledger {
                 continue;
             };
             s.conversations += 1;
-            if !r.duration.is_nan() {
-                durations[r.series as usize].push(r.duration);
-                s.duration_sum += r.duration;
+            if let Some(d) = { r.duration }.seconds() {
+                durations[r.series as usize].push(d);
+                s.duration_sum += d;
                 s.duration_count += 1;
             }
             if let Some(score) = answer(r.csat) {
@@ -922,10 +989,10 @@ impl Ledger {
                 }
             }
             if r.flags & HAS_TRANSACTIONS != 0
-                && let Some(list) = self.transactions.get(&r.id)
+                && let Some(list) = self.transactions.get(&{ r.id })
             {
                 s.conversions += 1;
-                for t in list.iter() {
+                for t in list.as_slice() {
                     *revenue
                         .entry(AmountKey {
                             series: self.series[r.series as usize],
@@ -1230,6 +1297,28 @@ mod tests {
             2,
             "no id: nothing to recognise"
         );
+    }
+
+    #[test]
+    fn records_and_transactions_stay_small() {
+        assert_eq!(std::mem::size_of::<Record>(), 36);
+        assert_eq!(std::mem::size_of::<Transactions>(), 32);
+    }
+
+    #[test]
+    fn window_durations_keep_milliseconds_then_seconds() {
+        let round_trip = |s: f64| WindowDuration::new(Some(s)).seconds();
+        assert_eq!(round_trip(0.0), Some(0.0));
+        assert_eq!(round_trip(754.0), Some(754.0));
+        assert_eq!(round_trip(1800.123), Some(1800.123));
+        assert_eq!(round_trip(0.0004), Some(0.0), "below a millisecond");
+        // 24.8 days is the last duration kept to the millisecond.
+        assert_eq!(round_trip(2_147_483.647), Some(2_147_483.647));
+        assert_eq!(round_trip(2_147_484.4), Some(2_147_484.0));
+        assert_eq!(round_trip(90.0 * 86_400.0), Some(90.0 * 86_400.0));
+        assert_eq!(WindowDuration::new(None).seconds(), None);
+        assert_eq!(WindowDuration::new(Some(f64::NAN)).seconds(), None);
+        assert_eq!(WindowDuration::new(Some(-1.0)).seconds(), None);
     }
 
     #[test]

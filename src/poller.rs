@@ -152,7 +152,17 @@ impl Poller {
             last_revisit: self.last_revisit,
             ledger: self.ledger.state(),
         };
-        let result = match state::encode(&saved) {
+        // Encoding a million conversations takes a few hundred milliseconds: on the
+        // multi-threaded runtime, hand this worker's other tasks (scrapes) to another
+        // worker meanwhile. The encoding borrows the live ledger, so it cannot move to a
+        // blocking thread without a copy of it.
+        let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| state::encode(&saved))
+            }
+            _ => state::encode(&saved),
+        };
+        let result = match encoded {
             Ok(bytes) => {
                 let len = bytes.len();
                 let path = path.clone();
@@ -231,6 +241,7 @@ impl Poller {
                 }
                 self.prune(now);
                 self.publish(now);
+                release_free_memory();
                 self.metrics
                     .poll_finished(true, seconds, now as f64 / 1000.0);
                 log_pass(kind, from, to, seconds, read, &report);
@@ -292,6 +303,24 @@ impl Poller {
 
     fn publish(&self, now: UnixMillis) {
         self.metrics.publish(self.ledger.snapshot(now));
+    }
+}
+
+/// Hand memory freed by the pass back to the system. A pass allocates and frees a body
+/// and a page for every 100 conversations, on several threads; glibc keeps what they
+/// freed in per-thread arenas, which at a million conversations held about 15 MB more
+/// than the ledger itself. Trimming once per pass costs about a millisecond.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only returns unused pages of glibc's own heaps to the
+        // kernel; it takes no pointer and is thread-safe.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }
 

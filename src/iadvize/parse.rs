@@ -249,6 +249,7 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
     else {
         return page.reject(InvalidReason::Malformed, None);
     };
+    let node: &Node<'_> = node;
     // `holder` carries satisfactionSurvey and conversions: the wrapper node in the search
     // shape, the conversation itself in the other.
     let (conversation, holder) = match shape {
@@ -666,7 +667,7 @@ fields!(PageInfo {
 });
 
 fields!(Edge {
-    node: Obj<Node<'a>> = "node",
+    node: Obj<Box<Node<'a>>> = "node",
 });
 
 // Both shapes in one struct: the search shape's node holds `conversation`, the other's
