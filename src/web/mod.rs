@@ -1,27 +1,29 @@
 //! The HTTP server: the telemetry path, a landing page, `/-/healthy` and `/-/ready`, behind
 //! the TLS, basic auth and headers of the web config, on a hardened HTTP/1.1 server.
 //!
-//! A scrape renders the metrics from atomics and the latest published snapshot: it never
-//! calls iAdvize and never waits on the poller.
+//! A scrape renders the live metrics from atomics and joins the business families the
+//! latest published snapshot was encoded to: it never calls iAdvize and never waits on
+//! the poller.
 
 mod auth;
 mod config;
 mod tls;
 
 use std::future::Future;
-use std::io::Write as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use hyper::body::{Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -31,7 +33,7 @@ use tokio_io_timeout::TimeoutStream;
 
 pub use config::{DEFAULT_RELOAD_INTERVAL, Reload, WebConfigError, WebSecurity};
 
-use crate::metrics::{Format, Metrics};
+use crate::metrics::{Exposition, Format, Metrics, ScrapeError};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -417,10 +419,19 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 async fn metrics(State(state): State<WebState>, headers: HeaderMap) -> Response {
     let format = negotiate_format(&headers);
-    let body = match state.metrics.encode(format) {
-        Ok(body) => body,
-        Err(_) => {
-            tracing::error!("encoding the metrics failed");
+    let gzip = accepts_gzip(&headers);
+    let scraped = match state.metrics.scrape(format, gzip) {
+        Err(error @ ScrapeError::Compress) => {
+            // Identity is always acceptable, and a body is worth more than the saving.
+            tracing::warn!(%error, "serving the metrics uncompressed");
+            state.metrics.scrape(format, false)
+        }
+        other => other,
+    };
+    let exposition = match scraped {
+        Ok(exposition) => exposition,
+        Err(error) => {
+            tracing::error!(%error, "encoding the metrics failed");
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "encoding the metrics failed\n",
@@ -428,37 +439,62 @@ async fn metrics(State(state): State<WebState>, headers: HeaderMap) -> Response 
                 .into_response();
         }
     };
-    let content_type = HeaderValue::from_static(format.content_type());
-    if accepts_gzip(&headers) {
-        let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-        if gz.write_all(body.as_bytes()).is_ok()
-            && let Ok(compressed) = gz.finish()
-        {
-            return (
-                [
-                    (header::CONTENT_TYPE, content_type),
-                    (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-                    (
-                        header::VARY,
-                        HeaderValue::from_static("Accept, Accept-Encoding"),
-                    ),
-                ],
-                compressed,
-            )
-                .into_response();
+    let gzipped = exposition.is_gzip();
+    let mut response = Response::new(Body::new(ExpositionBody::from(exposition)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if gzipped {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Encoding"),
+    );
+    response
+}
+
+/// An [`Exposition`] sent chunk by chunk: the business bytes shared by every scrape of a
+/// snapshot go to the socket as they are, without being copied into one buffer first.
+struct ExpositionBody {
+    chunks: std::vec::IntoIter<Bytes>,
+    remaining: u64,
+}
+
+impl From<Exposition> for ExpositionBody {
+    fn from(exposition: Exposition) -> Self {
+        ExpositionBody {
+            remaining: exposition.len() as u64,
+            chunks: exposition.into_chunks().into_iter(),
         }
     }
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (
-                header::VARY,
-                HeaderValue::from_static("Accept, Accept-Encoding"),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+}
+
+impl hyper::body::Body for ExpositionBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        Poll::Ready(this.chunks.next().map(|chunk| {
+            this.remaining = this.remaining.saturating_sub(chunk.len() as u64);
+            Ok(Frame::data(chunk))
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    /// Exact, so that hyper sends a `Content-Length` rather than chunks.
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
 }
 
 async fn landing(State(state): State<WebState>) -> Html<String> {
@@ -665,6 +701,46 @@ mod tests {
         assert_eq!(negotiate_format(&h), Format::Text);
         let h = headers(&[(header::ACCEPT, "application/openmetrics-text; q=0")]);
         assert_eq!(negotiate_format(&h), Format::Text);
+    }
+
+    #[tokio::test]
+    async fn metrics_are_gzipped_when_asked_and_sent_with_their_length() {
+        use axum::body::HttpBody as _;
+        use std::io::Read as _;
+        let app = router(WebState {
+            metrics: Arc::new(Metrics::new()),
+            telemetry_path: "/metrics".into(),
+        });
+        for (accept_encoding, gzip) in [(None, false), (Some("gzip"), true), (Some("br"), false)] {
+            let mut builder = request(Method::GET, "/metrics");
+            if let Some(value) = accept_encoding {
+                builder = builder.header(header::ACCEPT_ENCODING, value);
+            }
+            let response = call(app.clone(), builder.body(Body::empty()).unwrap()).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers().get(header::CONTENT_ENCODING).is_some(),
+                gzip
+            );
+            assert_eq!(response.headers()[header::VARY], "Accept, Accept-Encoding");
+            let length = response.body().size_hint().exact();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert_eq!(length, Some(body.len() as u64));
+            let mut text = String::new();
+            if gzip {
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_string(&mut text)
+                    .unwrap();
+            } else {
+                text = String::from_utf8(body.to_vec()).unwrap();
+            }
+            assert!(
+                text.contains("\n# TYPE iadvize_polls_total counter\n"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
