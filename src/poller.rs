@@ -308,8 +308,8 @@ impl Poller {
 
 /// Hand memory freed by the pass back to the system. A pass allocates and frees a body
 /// and a page for every 100 conversations, on several threads; glibc keeps what they
-/// freed in per-thread arenas, which at a million conversations held about 15 MB more
-/// than the ledger itself. Trimming once per pass costs about a millisecond.
+/// freed in per-thread arenas, which at a million conversations held about 11 MB more
+/// than the ledger itself (docs/performance.md).
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
