@@ -111,7 +111,13 @@ async fn plan_until_ready(
 ) -> Result<Option<QueryPlan>, AppError> {
     let mut delay = Duration::from_secs(1);
     loop {
-        match client.plan().await {
+        // A login or schema request can hang until its timeout, retries included: a stop
+        // must not wait for it.
+        let attempt = tokio::select! {
+            attempt = client.plan() => attempt,
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
+        };
+        match attempt {
             Ok(plan) => return Ok(Some(plan)),
             Err(e @ iadvize::Error::Schema(_)) => return Err(e.into()),
             Err(e) => {

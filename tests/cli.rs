@@ -292,6 +292,53 @@ async fn demo_stops_on_sigint() {
     assert_eq!(finished.code(), Some(0), "{finished}");
 }
 
+/// SIGTERM while iAdvize accepts connections but never answers, so the first login hangs
+/// until its 30 s timeout: the stop does not wait for the login or its retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_on_sigterm_while_iadvize_hangs() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let held = Arc::new(Mutex::new(Vec::new()));
+    {
+        let held = held.clone();
+        std::thread::spawn(move || {
+            for stream in silent.incoming().flatten() {
+                held.lock().unwrap().push(stream);
+            }
+        });
+    }
+    let address = format!("127.0.0.1:{}", free_port());
+    let process = Process::spawn(
+        &[
+            "--iadvize.url",
+            &url,
+            "--iadvize.username",
+            "demo@example.com",
+            "--iadvize.timeout",
+            "30s",
+            "--web.listen-address",
+            &address,
+        ],
+        &[("IADVIZE_PASSWORD", "x")],
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the exporter connected to iAdvize",
+        || async {
+            if held.lock().unwrap().is_empty() {
+                Err("no connection yet".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+
+    process.signal("TERM");
+    let finished = process.wait(Duration::from_secs(5)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Usage errors: exit 2, naming the flag, the variable or the file
 // ---------------------------------------------------------------------------------------
