@@ -124,6 +124,7 @@ fn every_alert_has_its_annotations_and_a_runbook_in_the_readme() {
             "IadvizeDataStale",
             "IadvizeAuthFailing",
             "IadvizeRateLimited",
+            "IadvizeStateFileNotSaved",
             "IadvizeCsatDrop",
             "IadvizeNpsDrop",
             "IadvizeNoConversations",
