@@ -723,6 +723,11 @@ impl Ledger {
                 None => self.skipped.remove(&id),
             };
         }
+        for record in self.records.list.get(pass.records..).unwrap_or(&[]) {
+            if record.flags & HAS_TRANSACTIONS != 0 {
+                self.transactions.remove(&{ record.id });
+            }
+        }
         self.records.truncate(pass.records);
         self.totals = pass.totals;
         self.channels = pass.channels;
@@ -805,7 +810,7 @@ impl Ledger {
             }
         }
         if !c.transactions.is_empty() {
-            self.apply_transactions(c, &mut record, series, report);
+            self.apply_transactions(c, at, &mut record, series, report);
         }
         // Only answers and flags change on a re-read (a NaN duration never equals itself,
         // so whole records are not compared).
@@ -825,6 +830,7 @@ impl Ledger {
     fn apply_transactions(
         &mut self,
         c: &Conversation,
+        at: usize,
         record: &mut Record,
         series: SeriesKey,
         report: &mut ApplyReport,
@@ -874,7 +880,11 @@ impl Ledger {
         };
         record.flags |= HAS_TRANSACTIONS;
         let old = self.transactions.insert(c.id, list);
-        if let Some(pass) = &mut self.pass {
+        // A conversation new in this pass needs no undo entry: a rollback drops its
+        // transactions with its record.
+        if let Some(pass) = &mut self.pass
+            && at < pass.records
+        {
             pass.changed_transactions.push((c.id, old));
         }
     }
@@ -1350,9 +1360,12 @@ mod tests {
         ];
         ledger.apply_page(&p, START + 3 * MIN);
         assert_eq!(ledger.tracked(), 2);
+        assert_eq!(ledger.transactions.len(), 2);
         ledger.rollback();
 
         assert_eq!(ledger.tracked(), 1);
+        assert!(ledger.transactions.is_empty(), "no transaction left behind");
+        assert!(ledger.skipped.is_empty(), "no skipped id left behind");
         assert_eq!(ledger.snapshot(START + 3 * MIN), before);
         // Read again and committed, everything counts exactly once.
         let report = ledger.apply(&[p], START + 4 * MIN);
