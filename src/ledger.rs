@@ -533,7 +533,8 @@ struct Checkpoint {
 #[derive(Debug, Clone)]
 pub struct Ledger {
     config: LedgerConfig,
-    /// Conversations closed at or after this are counted; earlier ones only tracked.
+    /// Conversations first read that closed at or after this are counted; earlier ones
+    /// only tracked. Starts at the exporter's start and moves up with each prune.
     counting_start: UnixMillis,
     channels: CappedLabels,
     currencies: CappedLabels,
@@ -936,8 +937,13 @@ impl Ledger {
     /// Forget conversations closed before `cutoff` (and skipped records first seen
     /// before it). The poller picks a cutoff no later read can reach behind. Only between
     /// passes: a pass in progress is committed first.
+    ///
+    /// The counting start moves up to the cutoff: a forgotten conversation that a read
+    /// still reaches (our clock stepped back, a horizon was lengthened) was counted
+    /// already, or closed before the start, so it must not be counted as new.
     pub fn prune(&mut self, cutoff: UnixMillis) {
         self.commit();
+        self.counting_start = self.counting_start.max(cutoff);
         let mut at = 0;
         while at < self.records.len() {
             let record = self.records.list[at];
@@ -1430,6 +1436,32 @@ mod tests {
         assert_eq!(ledger.tracked(), 1);
         // The counters keep what was counted.
         assert_eq!(ledger.totals().conversations[&chat()], 2);
+    }
+
+    #[test]
+    fn a_forgotten_conversation_read_again_is_not_counted_again() {
+        let mut ledger = Ledger::new(config(), START);
+        let mut answered = conv("old", START + MIN);
+        answered.csat = Some(5);
+        ledger.apply(&[page(vec![answered.clone()])], START + 2 * MIN);
+        ledger.prune(START + 5 * MIN);
+        assert_eq!(ledger.tracked(), 0);
+        assert_eq!(ledger.counting_start(), START + 5 * MIN);
+        // A read that reaches behind the cutoff (the clock stepped back) finds it again.
+        let report = ledger.apply(&[page(vec![answered])], START + 3 * MIN);
+        assert_eq!(report.counted_conversations, 0);
+        assert_eq!(report.answers, 0);
+        assert_eq!(ledger.totals().conversations[&chat()], 1);
+        assert_eq!(ledger.totals().csat[&chat()].count, 1);
+        // Later conversations still count.
+        ledger.apply(
+            &[page(vec![conv("next", START + 6 * MIN)])],
+            START + 7 * MIN,
+        );
+        assert_eq!(ledger.totals().conversations[&chat()], 2);
+        // A cutoff behind the counting start never moves it back.
+        ledger.prune(START);
+        assert_eq!(ledger.counting_start(), START + 5 * MIN);
     }
 
     #[test]

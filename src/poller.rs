@@ -284,26 +284,36 @@ impl Poller {
         Ok(read)
     }
 
-    /// Forget what no later read can reach: before the revisit horizon, the window and
-    /// the next fresh pass's start, with one poll interval of margin.
     fn prune(&mut self, now: UnixMillis) {
-        let watermark = self.watermark.unwrap_or(now);
-        let cutoff = [
-            now.saturating_sub(millis(self.config.revisit_horizon)),
-            now.saturating_sub(self.window_ms),
-            watermark.saturating_sub(millis(self.config.overlap)),
-            self.ledger.counting_start().saturating_sub(self.window_ms),
-        ]
-        .into_iter()
-        .min()
-        .unwrap_or(now)
-        .saturating_sub(millis(self.config.interval));
+        let cutoff = prune_cutoff(now, self.watermark, &self.config, self.window_ms);
         self.ledger.prune(cutoff);
     }
 
     fn publish(&self, now: UnixMillis) {
         self.metrics.publish(self.ledger.snapshot(now));
     }
+}
+
+/// Before what the ledger may forget at `now`: what no later read can reach, behind the
+/// revisit horizon, the window and the next fresh pass's start, with one poll interval of
+/// margin. Every bound moves with the clock, so the ledger holds one horizon of
+/// conversations, not a lifetime.
+pub fn prune_cutoff(
+    now: UnixMillis,
+    watermark: Option<UnixMillis>,
+    config: &PollConfig,
+    window_ms: i64,
+) -> UnixMillis {
+    let watermark = watermark.unwrap_or(now);
+    [
+        now.saturating_sub(millis(config.revisit_horizon)),
+        now.saturating_sub(window_ms),
+        watermark.saturating_sub(millis(config.overlap)),
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(now)
+    .saturating_sub(millis(config.interval))
 }
 
 /// Hand memory freed by the pass back to the system. A pass allocates and frees a body

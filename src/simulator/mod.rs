@@ -1,5 +1,5 @@
 //! A simulated iAdvize account: the token and GraphQL endpoints of
-//! `shared/spec/iadvize/API.md`, seeded traffic, injected faults, and the ground truth an
+//! `spec/iadvize/API.md`, seeded traffic, injected faults, and the ground truth an
 //! exact exporter must show.
 //!
 //! It is an independent implementation of the API: it shares no code with the client in
@@ -376,7 +376,6 @@ impl Clock {
         wall.saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
-    #[cfg(test)]
     pub fn advance(&self, by: Duration) {
         self.offset_ms.fetch_add(duration_ms(by), Ordering::Relaxed);
     }
@@ -602,6 +601,12 @@ impl SimHandle {
     /// Invalidates every token now.
     pub fn revoke_tokens(&self) {
         self.shared.revoke_all();
+    }
+
+    /// Moves the account's clock forward, for tests of a long life: traffic, indexing and
+    /// the truth all follow it.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
     }
 
     #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +32,16 @@ impl Exporter {
     /// Starts the exporter with these flags (argv without the program name) and this
     /// environment.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        Exporter::start_with_clock_offset(args, env, Arc::new(AtomicI64::new(0))).await
+    }
+
+    /// The same, with the exporter's clock ahead of the wall clock by `offset_ms`, which
+    /// the test can move while the exporter runs (steer it with the simulator's clock).
+    pub async fn start_with_clock_offset(
+        args: &[&str],
+        env: &[(&str, &str)],
+        offset_ms: Arc<AtomicI64>,
+    ) -> Exporter {
         let mut argv = vec!["iadvize-exporter".to_owned()];
         argv.extend(args.iter().map(|a| a.to_string()));
         let env: BTreeMap<String, String> = env
@@ -49,7 +60,7 @@ impl Exporter {
         let counting_start = Arc::new(Mutex::new(None));
         let first = counting_start.clone();
         let clock: iadvize_exporter::poller::Clock = Arc::new(move || {
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = chrono::Utc::now().timestamp_millis() + offset_ms.load(Ordering::Relaxed);
             let mut first = first.lock().unwrap();
             first.get_or_insert(now);
             now
