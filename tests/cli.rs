@@ -445,7 +445,7 @@ async fn missing_config_file_exits_2_naming_it() {
 // --help, --version
 // ---------------------------------------------------------------------------------------
 
-/// Every flag of `shared/spec/CLI.md`, copied from there.
+/// Every flag of `spec/CLI.md`, copied from there.
 const CLI_FLAGS: [&str; 26] = [
     "--config.file",
     "--iadvize.url",

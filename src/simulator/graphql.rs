@@ -661,7 +661,7 @@ mod tests {
     fn the_schema_matches_schema_graphql() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/spec/iadvize/schema.graphql"
+            "/spec/iadvize/schema.graphql"
         );
         let spec = signatures(&std::fs::read_to_string(path).unwrap());
         let options = SchemaOptions {
@@ -690,7 +690,7 @@ mod tests {
     fn help_centre_queries() -> Vec<String> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/spec/iadvize/help-centre-article.txt"
+            "/spec/iadvize/help-centre-article.txt"
         );
         let text = std::fs::read_to_string(path).unwrap();
         let mut queries = Vec::new();
