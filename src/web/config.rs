@@ -44,6 +44,20 @@ pub enum WebConfigError {
         key: String,
         message: String,
     },
+    /// A reload that would serve with less protection than is in force: refused, since an
+    /// empty or half-written file (an editor's save, a ConfigMap update) must never turn
+    /// the protection off. Turning it off takes a restart.
+    #[error(
+        "web config {}: the new version turns {what} off; the previous one stays in force (restart the exporter to serve without {what})",
+        file.display()
+    )]
+    Weakened { file: PathBuf, what: &'static str },
+    /// An empty file on reload: most likely one being written.
+    #[error(
+        "web config {}: the file is empty (perhaps being written); the previous version stays in force",
+        file.display()
+    )]
+    EmptyOnReload { file: PathBuf },
 }
 
 // ---------------------------------------------------------------------------------------
@@ -152,6 +166,8 @@ impl TlsModel {
 /// read so a reload can tell whether anything changed.
 struct Sources {
     file: PathBuf,
+    /// Whether the file holds nothing but blanks and comments.
+    empty: bool,
     model: FileModel,
     cert_file: Option<Vec<u8>>,
     key_file: Option<Vec<u8>>,
@@ -201,8 +217,13 @@ fn read_sources(file: &Path) -> Result<Sources, WebConfigError> {
         "client_ca_file",
         tls.and_then(|t| set_path(&t.client_ca_file)),
     )?;
+    let empty = std::str::from_utf8(&bytes).is_ok_and(|text| {
+        text.lines()
+            .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
+    });
     Ok(Sources {
         file: file.to_path_buf(),
+        empty,
         model,
         cert_file,
         key_file,
@@ -497,6 +518,22 @@ struct Shared {
     /// mistake is logged once.
     last_seen: Mutex<Option<Seen>>,
     reload_interval: Duration,
+    status: Mutex<ReloadStatus>,
+}
+
+/// How the last reload went, for `iadvize_web_config_last_reload_*`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReloadStatus {
+    /// Whether the last version read (at start-up or on a change) is in force.
+    pub last_successful: bool,
+    /// Unix seconds of the last version put in force (start-up counts).
+    pub last_success_seconds: f64,
+}
+
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[derive(PartialEq)]
@@ -565,6 +602,10 @@ impl WebSecurity {
                 current: RwLock::new(Arc::new(settings)),
                 last_seen: Mutex::new(seen),
                 reload_interval,
+                status: Mutex::new(ReloadStatus {
+                    last_successful: true,
+                    last_success_seconds: unix_seconds(),
+                }),
             }),
         }
     }
@@ -587,8 +628,27 @@ impl WebSecurity {
         }
     }
 
+    /// How the last reload went.
+    pub fn reload_status(&self) -> ReloadStatus {
+        match self.shared.status.lock() {
+            Ok(status) => *status,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    fn set_reload_status(&self, successful: bool) {
+        let mut status = match self.shared.status.lock() {
+            Ok(status) => status,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        status.last_successful = successful;
+        if successful {
+            status.last_success_seconds = unix_seconds();
+        }
+    }
+
     /// Re-reads the web config file and the files it names; applies them if any byte
-    /// changed and all is valid. Blocking file I/O.
+    /// changed, all is valid, and nothing in force is turned off. Blocking file I/O.
     pub fn check_for_changes(&self) -> Reload {
         let Some(file) = &self.shared.file else {
             return Reload::Unchanged;
@@ -598,7 +658,12 @@ impl WebSecurity {
             if self.seen_is(&Seen::Fingerprint(fingerprint)) {
                 return Ok(None);
             }
-            build(sources).map(|settings| Some((settings, fingerprint)))
+            if sources.empty {
+                return Err(WebConfigError::EmptyOnReload { file: file.clone() });
+            }
+            let settings = build(sources)?;
+            self.refuse_weaker(file, &settings)?;
+            Ok(Some((settings, fingerprint)))
         });
         match outcome {
             Ok(None) => Reload::Unchanged,
@@ -608,9 +673,11 @@ impl WebSecurity {
                     Ok(mut current) => *current = Arc::new(settings),
                     Err(poisoned) => *poisoned.into_inner() = Arc::new(settings),
                 }
+                self.set_reload_status(true);
                 Reload::Applied
             }
             Err(error) => {
+                self.set_reload_status(false);
                 let seen = Seen::Refused(error.to_string());
                 if self.seen_is(&seen) {
                     return Reload::Unchanged;
@@ -619,6 +686,23 @@ impl WebSecurity {
                 Reload::Refused(error)
             }
         }
+    }
+
+    /// A reload may add or change protection, never remove it: TLS and basic auth that
+    /// are in force stay on until a restart.
+    fn refuse_weaker(&self, file: &Path, new: &Settings) -> Result<(), WebConfigError> {
+        let current = self.current();
+        let weakened = |what| WebConfigError::Weakened {
+            file: file.to_path_buf(),
+            what,
+        };
+        if current.tls.is_some() && new.tls.is_none() {
+            return Err(weakened("TLS"));
+        }
+        if current.auth.is_some() && new.auth.is_none() {
+            return Err(weakened("basic auth"));
+        }
+        Ok(())
     }
 
     fn seen_is(&self, seen: &Seen) -> bool {
@@ -976,6 +1060,59 @@ mod tests {
         .unwrap();
         assert!(matches!(security.check_for_changes(), Reload::Applied));
         assert!(security.has_basic_auth());
+    }
+
+    #[test]
+    fn a_reload_never_turns_protection_off() {
+        let dir = Dir::new();
+        let (cert, key) = self_signed("a.example");
+        dir.write("server.crt", &cert);
+        dir.write("server.key", &key);
+        let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+        let both = format!("{tls}basic_auth_users:\n  alice: {HASH}\n");
+        let file = dir.write("web.yml", &both);
+        let security = WebSecurity::load(&file).unwrap();
+        assert!(security.reload_status().last_successful);
+        let started = security.reload_status().last_success_seconds;
+        assert!(started > 0.0);
+        let in_force = security.current();
+
+        // A zero-byte file, as an editor or a ConfigMap update leaves it for a moment, and
+        // one with only a comment: refused (the same mistake is reported once), TLS and
+        // auth stay on.
+        for (i, empty) in ["", "# being written\n", "\n  \n"].into_iter().enumerate() {
+            std::fs::write(&file, empty).unwrap();
+            match security.check_for_changes() {
+                Reload::Refused(err) => assert!(err.to_string().contains("empty"), "{err}"),
+                Reload::Unchanged if i > 0 => {}
+                other => panic!("{empty:?}: {other:?}"),
+            }
+            assert!(Arc::ptr_eq(&in_force, &security.current()));
+            assert!(!security.reload_status().last_successful);
+        }
+
+        // Valid YAML that drops basic auth, then one that drops TLS: refused, named.
+        std::fs::write(&file, tls).unwrap();
+        match security.check_for_changes() {
+            Reload::Refused(err) => {
+                assert!(err.to_string().contains("turns basic auth off"), "{err}")
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&file, format!("basic_auth_users:\n  alice: {HASH}\n")).unwrap();
+        match security.check_for_changes() {
+            Reload::Refused(err) => assert!(err.to_string().contains("turns TLS off"), "{err}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(security.is_tls() && security.has_basic_auth());
+        assert!(!security.reload_status().last_successful);
+        assert_eq!(security.reload_status().last_success_seconds, started);
+
+        // Back to a valid version that keeps both: applied, and the status says so.
+        std::fs::write(&file, format!("{both}# rotated\n")).unwrap();
+        assert!(matches!(security.check_for_changes(), Reload::Applied));
+        assert!(security.reload_status().last_successful);
+        assert!(security.reload_status().last_success_seconds >= started);
     }
 
     #[test]
