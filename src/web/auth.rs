@@ -1,6 +1,7 @@
 //! HTTP basic auth against bcrypt hashes, with the outcome of each verification cached so
 //! that only the first scrape with a given password pays for bcrypt.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderValue;
@@ -45,7 +46,13 @@ pub(crate) struct BasicAuth {
     cache: Arc<Mutex<Cache>>,
     /// bcrypt runs one at a time: a burst of wrong passwords costs one core, not all.
     bcrypt_gate: Arc<Semaphore>,
+    /// How many times bcrypt ran, so a test can tell that every path pays for it.
+    bcrypt_runs: Arc<AtomicUsize>,
 }
+
+/// bcrypt reads at most this many bytes of a password: a longer one would match on its
+/// first 72 alone, so it is refused, as Go's exporter-toolkit refuses it.
+const BCRYPT_MAX_PASSWORD: usize = 72;
 
 #[derive(Default)]
 struct Cache {
@@ -115,6 +122,7 @@ impl BasicAuth {
             users,
             cache: Arc::new(Mutex::new(Cache::default())),
             bcrypt_gate: Arc::new(Semaphore::new(1)),
+            bcrypt_runs: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -144,8 +152,13 @@ impl BasicAuth {
         let hash = hash.expose().to_owned();
         let known = known.is_some();
         let cache = self.cache.clone();
+        let runs = self.bcrypt_runs.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = known && bcrypt::verify(&password, &hash).unwrap_or(false);
+            // bcrypt runs whatever the user and the length, before either is looked at:
+            // an unknown user or an over-long password costs what a wrong one costs.
+            runs.fetch_add(1, Ordering::Relaxed);
+            let verified = bcrypt::verify(&password, &hash).unwrap_or(false);
+            let ok = known & (password.len() <= BCRYPT_MAX_PASSWORD) & verified;
             if let Ok(mut cache) = cache.lock() {
                 cache.remember(digest, ok);
             }
@@ -173,6 +186,11 @@ impl BasicAuth {
             }
         }
         found
+    }
+
+    #[cfg(test)]
+    fn bcrypt_runs(&self) -> usize {
+        self.bcrypt_runs.load(Ordering::Relaxed)
     }
 
     #[cfg(test)]
@@ -275,6 +293,40 @@ mod tests {
         // A remembered failure stays a failure.
         assert!(!auth.allows(Some(&header("carol", "wonderland"))).await);
         assert_eq!(auth.remembered(), (0, 3));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_a_bcrypt_like_a_wrong_password() {
+        let auth = users();
+        assert!(!auth.allows(Some(&header("alice", "wrong"))).await);
+        assert_eq!(auth.bcrypt_runs(), 1);
+        assert!(!auth.allows(Some(&header("mallory", "wrong"))).await);
+        assert_eq!(auth.bcrypt_runs(), 2, "the unknown user skipped bcrypt");
+    }
+
+    #[tokio::test]
+    async fn a_password_past_72_bytes_is_refused_even_when_its_start_matches() {
+        // bcrypt reads 72 bytes: this hash of 72 'a' would match any longer run of 'a'.
+        let base = "a".repeat(BCRYPT_MAX_PASSWORD);
+        let hash = bcrypt::hash(&base, 4).unwrap();
+        let auth = BasicAuth::new(vec![User {
+            name: "long".into(),
+            hash: Secret::new(hash),
+        }])
+        .unwrap();
+        assert!(auth.allows(Some(&header("long", &base))).await);
+        let longer = format!("{base}b");
+        let hash = bcrypt::hash(&base, 4).unwrap();
+        assert!(
+            bcrypt::verify(&longer, &hash).unwrap(),
+            "bcrypt alone accepts the longer password"
+        );
+        assert!(!auth.allows(Some(&header("long", &longer))).await);
+        assert_eq!(
+            auth.bcrypt_runs(),
+            2,
+            "the long password paid for bcrypt too"
+        );
     }
 
     #[tokio::test]
