@@ -296,6 +296,9 @@ fn client_verifier(
             "client_allowed_sans needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert",
         ));
     }
+    if let Some(warning) = unauthenticated_sans(auth, source.client_allowed_sans.is_some()) {
+        tracing::warn!(key = "tls_server_config.client_allowed_sans", "{warning}");
+    }
     let verifier: Arc<dyn ClientCertVerifier> = match (auth, roots) {
         (ClientAuth::NoClientCert, _) => WebPkiClientVerifier::no_client_auth(),
         (ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert, roots) => {
@@ -331,6 +334,17 @@ fn client_verifier(
         }),
         None => verifier,
     })
+}
+
+/// Why `client_allowed_sans` without verification protects nothing: anyone can make a
+/// self-signed certificate naming an allowed SAN. Allowed (the toolkit allows it), but said
+/// at every load, as the toolkit's docs advise `RequireAndVerifyClientCert`.
+fn unauthenticated_sans(auth: ClientAuth, sans: bool) -> Option<&'static str> {
+    (sans && auth == ClientAuth::RequireAnyClientCert).then_some(
+        "client_allowed_sans with client_auth_type RequireAnyClientCert authenticates nothing: \
+         any self-signed certificate can name an allowed SAN; use RequireAndVerifyClientCert \
+         with client_ca_file",
+    )
 }
 
 /// `RequestClientCert` and `RequireAnyClientCert`: any certificate is taken, but the client
@@ -723,5 +737,20 @@ mod tests {
             subject_alt_names(&CertificateDer::from(b"junk".to_vec())),
             None
         );
+    }
+
+    #[test]
+    fn allowed_sans_without_verification_is_called_out() {
+        let warning = unauthenticated_sans(ClientAuth::RequireAnyClientCert, true);
+        assert!(warning.is_some_and(|w| w.contains("authenticates nothing")));
+        for auth in [
+            ClientAuth::RequireAndVerifyClientCert,
+            ClientAuth::RequireAnyClientCert,
+        ] {
+            if auth.verifies() {
+                assert_eq!(unauthenticated_sans(auth, true), None);
+            }
+            assert_eq!(unauthenticated_sans(auth, false), None);
+        }
     }
 }
