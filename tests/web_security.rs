@@ -645,38 +645,6 @@ async fn headers_sent_too_slowly_get_the_connection_closed() {
     assert!(!answer.contains("200 OK"), "{answer}");
 }
 
-#[tokio::test]
-async fn connections_beyond_the_cap_wait_for_a_free_slot() {
-    let limits = ServerLimits {
-        max_connections: 1,
-        header_read_timeout: Duration::from_secs(120),
-        ..ServerLimits::default()
-    };
-    let server = Server::start_with(WebSecurity::none(), limits).await;
-    // The first connection takes the only slot and sends nothing.
-    let first = TcpStream::connect(server.addr).await.unwrap();
-    let mut second = TcpStream::connect(server.addr).await.unwrap();
-    second
-        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    let early =
-        tokio::time::timeout(Duration::from_millis(500), second.read_to_end(&mut answer)).await;
-    assert!(
-        early.is_err(),
-        "served beyond the cap: {}",
-        String::from_utf8_lossy(&answer)
-    );
-    drop(first);
-    tokio::time::timeout(Duration::from_secs(30), second.read_to_end(&mut answer))
-        .await
-        .expect("the freed slot was not given to the waiting connection")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
-}
-
 // ---------------------------------------------------------------------------------------
 // The binary: start-up refusals, logs, and a real Prometheus
 // ---------------------------------------------------------------------------------------

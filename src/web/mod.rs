@@ -7,6 +7,7 @@
 
 mod auth;
 mod config;
+mod connections;
 mod tls;
 
 use std::future::Future;
@@ -27,8 +28,9 @@ use hyper::body::{Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+
+use connections::{Admitted, Connections, HEADER_DEADLINE_UNDER_PRESSURE};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 
 pub use config::{DEFAULT_RELOAD_INTERVAL, Reload, WebConfigError, WebSecurity};
@@ -55,7 +57,8 @@ pub struct ServerLimits {
     /// A write to a client that stops reading fails after this time, closing the
     /// connection.
     pub write_timeout: Duration,
-    /// Connections served at once; further ones wait in the listen backlog.
+    /// Connections open at once. At the cap a new connection closes the longest idle one
+    /// (of the address holding the most); when none is idle it waits for a slot.
     pub max_connections: usize,
 }
 
@@ -127,18 +130,13 @@ pub async fn serve_with_limits(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = app(state, security.clone(), limits.request_time_limit);
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let connections = Connections::new(limits.max_connections);
     let graceful = GracefulShutdown::new();
     let reload = AbortOnDrop(tokio::spawn(security.clone().watch()));
     tokio::pin!(shutdown);
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
+        // Accept first, then find room: a new client is never left in the backlog behind
+        // connections that send nothing.
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -149,6 +147,10 @@ pub async fn serve_with_limits(
             },
             () = &mut shutdown => break,
         };
+        let admitted = tokio::select! {
+            admitted = connections.admit(peer.ip()) => admitted,
+            () = &mut shutdown => break,
+        };
         let connection = Connection {
             app: app.clone(),
             settings: security.current(),
@@ -157,8 +159,14 @@ pub async fn serve_with_limits(
         };
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            connection.serve(stream, watcher).await;
-            drop(slot);
+            tokio::select! {
+                () = connection.serve(stream, watcher, &admitted) => {}
+                // Dropping the connection's future closes its socket.
+                () = admitted.closed() => {
+                    tracing::debug!(%peer, "idle connection closed to make room for a new one");
+                }
+            }
+            drop(admitted);
         });
     }
     drop(listener);
@@ -202,16 +210,31 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, stream: TcpStream, watcher: hyper_util::server::graceful::Watcher) {
+    async fn serve(
+        self,
+        stream: TcpStream,
+        watcher: hyper_util::server::graceful::Watcher,
+        admitted: &Admitted,
+    ) {
         let _ = stream.set_nodelay(true);
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(self.limits.write_timeout));
         let stream = Box::pin(stream);
+        let header_read_timeout = if admitted.under_pressure {
+            self.limits
+                .header_read_timeout
+                .min(HEADER_DEADLINE_UNDER_PRESSURE)
+        } else {
+            self.limits.header_read_timeout
+        };
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(self.limits.header_read_timeout)
+            .header_read_timeout(header_read_timeout)
             .max_buf_size(MAX_HEADER_BYTES);
-        let service = TowerToHyperService::new(self.app);
+        let service = TrackedService {
+            inner: TowerToHyperService::new(self.app),
+            tracker: admitted.tracker(),
+        };
         let result = match &self.settings.tls {
             None => {
                 watcher
@@ -244,6 +267,30 @@ impl Connection {
         if let Err(error) = result {
             tracing::debug!(peer = %self.peer, %error, "connection closed with an error");
         }
+    }
+}
+
+/// The router, with each request marking its connection busy until it is answered: a
+/// busy connection is never closed to make room.
+#[derive(Clone)]
+struct TrackedService {
+    inner: TowerToHyperService<Router>,
+    tracker: connections::Tracker,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for TrackedService {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        let busy = self.tracker.busy();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await;
+            drop(busy);
+            response
+        })
     }
 }
 
