@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Faults, FaultsError};
 pub use stats::Stats;
-pub use truth::{CountRow, CsatRow, NpsRow, SumRow, TransactionRow, Truth};
+pub use truth::{CountRow, CsatRow, NpsRow, SumRow, TagRow, TransactionRow, Truth};
 
 use auth::{AuthState, Issued, LoginRefusal};
 use record::ServedConversation;

@@ -49,14 +49,31 @@ const CHANNELS: [(&str, u32, bool); 10] = [
     ("NEW_CHANNEL", 10, false),
 ];
 
-const TAGS: [&str; 6] = [
+/// Tags as an account's agents type them: case variants of one name, accents, stray white
+/// space, and one name longer than a label may be (64 characters).
+const TAGS: [&str; 8] = [
+    "Livraison",
+    "livraison",
+    "Réclamation",
+    "  Retour   produit ",
+    "VIP",
     "sales",
     "support",
-    "delivery",
-    "returns",
-    "vip",
-    "complaint",
+    "Demande de remboursement suite à une commande livrée incomplète ou endommagée",
 ];
+
+/// Channels iAdvize closes only after 7 days without a message (offsite messaging).
+const OFFSITE: [&str; 6] = [
+    "WHATSAPP",
+    "FACEBOOK_BUSINESS_ON_MESSENGER",
+    "INSTAGRAM",
+    "SMS",
+    "MOBILE_APP",
+    "GOOGLE_BUSINESS_MESSAGES",
+];
+
+/// A simulated week: how long an offsite conversation stays open after its last message.
+const OFFSITE_INACTIVITY_S: f64 = 7.0 * 86_400.0;
 
 const COMMENTS: [&str; 6] = [
     "Great help, thanks!",
@@ -67,12 +84,14 @@ const COMMENTS: [&str; 6] = [
     "ok",
 ];
 
-const PROJECT_NAMES: [&str; 5] = [
-    "Online shop",
-    "Customer care",
-    "Retail stores",
-    "B2B",
-    "Marketplace",
+/// The third project has no name (the API's `name` is nullable); the second has a quote,
+/// which must survive the label's escaping.
+const PROJECT_NAMES: [Option<&str>; 5] = [
+    Some("Online shop"),
+    Some("Customer care \"EU\""),
+    None,
+    Some("B2B"),
+    Some("Marketplace"),
 ];
 
 /// CSAT 1..5, weights in percent.
@@ -159,6 +178,8 @@ pub(crate) struct GenConversation {
     pub channel: &'static str,
     /// Bit i set: tag `TAGS[i]`.
     pub tags: u8,
+    /// Tags an agent adds after the close (bits as in `tags`), and when.
+    pub late_tags: Option<Timed<u8>>,
     pub closed_style: DateStyle,
     pub created_style: DateStyle,
     pub duration_style: DurationStyle,
@@ -186,7 +207,11 @@ impl GenConversation {
             .map(|t| t.visible_ms)
             .max()
             .unwrap_or(i64::MIN);
-        self.indexed_ms.max(last_answer).max(last_transaction)
+        let last_tag = self.late_tags.map_or(i64::MIN, |t| t.visible_ms);
+        self.indexed_ms
+            .max(last_answer)
+            .max(last_transaction)
+            .max(last_tag)
     }
 
     pub fn is_indexed(&self, now_ms: i64) -> bool {
@@ -243,12 +268,18 @@ impl GenConversation {
             duration: format_duration(self.duration_ms, self.duration_style),
             project: self.project.map(|id| ServedProject {
                 id,
-                name: Some(project_name(self.project_index, id)),
+                name: project_name(self.project_index, id),
             }),
             tags: TAGS
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| self.tags & (1 << i) != 0)
+                .filter(|(i, _)| {
+                    let late = self
+                        .late_tags
+                        .filter(|t| t.visible_ms <= now_ms)
+                        .map_or(0, |t| t.value);
+                    (self.tags | late) & (1 << i) != 0
+                })
                 .map(|(i, name)| ServedTag {
                     id: (i + 1).to_string(),
                     name: name.to_string(),
@@ -260,10 +291,10 @@ impl GenConversation {
     }
 }
 
-fn project_name(index: usize, id: i32) -> String {
+fn project_name(index: usize, id: i32) -> Option<String> {
     match PROJECT_NAMES.get(index) {
-        Some(name) => name.to_string(),
-        None => format!("Project {id}"),
+        Some(name) => name.map(str::to_string),
+        None => Some(format!("Project {id}")),
     }
 }
 
@@ -447,11 +478,20 @@ impl Traffic {
             _ => (1 << rng.random_range(0..TAGS.len())) | (1 << rng.random_range(0..TAGS.len())),
         };
 
-        // Median 8 simulated minutes; served unscaled.
-        let duration_s = LogNormal::new(480f64.ln(), 0.8)
+        // Median 8 simulated minutes; served unscaled. Most offsite conversations stay
+        // open a week after their last message, as iAdvize closes them; a few are closed
+        // by hand or by the visitor first.
+        let active_s = LogNormal::new(480f64.ln(), 0.8)
             .map(|d| d.sample(rng))
             .unwrap_or(480.0)
             .clamp(5.0, 4.0 * 3600.0);
+        let idle_s = if OFFSITE.contains(&channel) && rng.random_bool(0.7) {
+            // The last message can come days after the first.
+            OFFSITE_INACTIVITY_S + exp_sample(rng, 2.0 * 86_400.0).min(7.0 * 86_400.0)
+        } else {
+            0.0
+        };
+        let duration_s = active_s + idle_s;
         let duration_style = pick(
             rng,
             &[
@@ -533,6 +573,15 @@ impl Traffic {
             }
         }
 
+        // One tagged conversation in four gains a tag after the close.
+        let late_tags = (rng.random_bool(0.25)).then(|| {
+            let minutes = 2.0 + exp_sample(rng, 20.0);
+            Timed {
+                value: 1 << rng.random_range(0..TAGS.len()),
+                visible_ms: after(self.ms_per_sim_minute, close_ms, minutes),
+            }
+        });
+
         let mut transactions = Vec::new();
         if rng.random_bool(0.12) {
             let count = if rng.random_bool(0.15) { 2 } else { 1 };
@@ -560,6 +609,7 @@ impl Traffic {
             project_index,
             channel,
             tags,
+            late_tags,
             closed_style,
             created_style,
             duration_style,
@@ -776,10 +826,25 @@ mod tests {
         // Weights 3:2:1.
         let first = projects.get(&Some(1001)).copied().unwrap_or(0) as f64 / n;
         assert!((0.44..=0.56).contains(&first), "{first}");
-        let mut durations: Vec<i64> = all.iter().map(|c| c.duration_ms).collect();
+        let mut durations: Vec<i64> = all
+            .iter()
+            .filter(|c| !OFFSITE.contains(&c.channel))
+            .map(|c| c.duration_ms)
+            .collect();
         durations.sort_unstable();
         let median = durations[durations.len() / 2];
         assert!((420_000..=540_000).contains(&median), "{median}");
+        // Offsite conversations: most are closed after a week without a message.
+        let offsite: Vec<i64> = all
+            .iter()
+            .filter(|c| OFFSITE.contains(&c.channel))
+            .map(|c| c.duration_ms)
+            .collect();
+        let week = 7 * 86_400_000;
+        let past_a_week = offsite.iter().filter(|d| **d >= week).count() as f64;
+        let share_past = past_a_week / offsite.len() as f64;
+        assert!((0.62..=0.78).contains(&share_past), "{share_past}");
+        assert!(offsite.iter().all(|d| *d < 15 * 86_400_000));
         assert!(
             all.iter()
                 .all(|c| c.created_ms == c.close_ms - c.duration_ms)
@@ -830,6 +895,31 @@ mod tests {
                 .as_ref()
                 .is_some_and(|c| c.transactions.is_empty())
         }));
+    }
+
+    #[test]
+    fn some_tags_are_added_after_the_close() {
+        let mut traffic = Traffic::new(params());
+        traffic.generate_until(START, 0.0);
+        let c = traffic
+            .conversations()
+            .iter()
+            .find(|c| c.late_tags.is_some_and(|t| c.tags & t.value == 0))
+            .expect("a conversation that gains a new tag after its close");
+        let late = c.late_tags.unwrap();
+        assert!(late.visible_ms > c.close_ms);
+        let names = |at: i64| -> Vec<String> {
+            c.served(at, true)
+                .tags
+                .into_iter()
+                .map(|t| t.name)
+                .collect()
+        };
+        let before = names(late.visible_ms - 1);
+        let after = names(late.visible_ms);
+        assert_eq!(after.len(), before.len() + 1, "{before:?} then {after:?}");
+        assert!(before.iter().all(|t| after.contains(t)));
+        assert!(c.last_change_ms() >= late.visible_ms);
     }
 
     #[test]

@@ -25,6 +25,32 @@ pub struct Truth {
     pub transactions: Vec<TransactionRow>,
     /// Rejections by reason (the `reason` label of `iadvize_invalid_records_total`).
     pub invalid: BTreeMap<String, u64>,
+    /// (conversation, tag) pairs per project and `tag` label, before any allowlist or cap.
+    #[serde(default)]
+    pub tags: Vec<TagRow>,
+    /// Every name served for each project id: `""` for a null name.
+    #[serde(default)]
+    pub project_names: BTreeMap<String, BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagRow {
+    pub project_id: String,
+    pub tag: String,
+    pub count: u64,
+}
+
+/// Longest `tag` label, in characters (METRICS.md).
+const MAX_TAG_CHARS: usize = 64;
+
+/// The `tag` label: trimmed, each run of white space one space, at most 64 characters.
+pub(crate) fn tag_label(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_TAG_CHARS)
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +66,16 @@ pub struct SumRow {
     pub channel: String,
     pub count: u64,
     pub sum: f64,
+    /// Durations at or under each default bound of METRICS.md (`le`, cumulative), keyed
+    /// by the bound as Prometheus writes it.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, u64>,
 }
+
+/// The default duration buckets of METRICS.md, written here from the spec.
+pub(crate) const DURATION_BOUNDS: [u32; 15] = [
+    30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800, 1209600,
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CsatRow {
@@ -180,16 +215,25 @@ impl Sum {
     }
 }
 
+#[derive(Default)]
+struct Durations {
+    sum: Sum,
+    /// Per bound of `DURATION_BOUNDS`: durations at or under it.
+    le: [u64; DURATION_BOUNDS.len()],
+}
+
 /// Accumulates served conversations into the truth.
 #[derive(Default)]
 pub(crate) struct Tally {
     conversations: BTreeMap<Labels, u64>,
-    duration: BTreeMap<Labels, Sum>,
+    duration: BTreeMap<Labels, Durations>,
     csat: BTreeMap<Labels, (Sum, [u64; 5])>,
     nps: BTreeMap<Labels, (Sum, [u64; 3])>,
     conversions: BTreeMap<Labels, u64>,
     transactions: BTreeMap<(String, String, String), Sum>,
     invalid: BTreeMap<&'static str, u64>,
+    tags: BTreeMap<(String, String), u64>,
+    project_names: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Tally {
@@ -217,6 +261,15 @@ impl Tally {
         };
         let labels = (project.id.to_string(), channel_label(&c.channel));
         *self.conversations.entry(labels.clone()).or_default() += 1;
+        self.project_names
+            .entry(labels.0.clone())
+            .or_default()
+            .insert(project.name.clone().unwrap_or_default());
+        // A tag sent twice on one conversation is one pair.
+        let tags: BTreeSet<String> = c.tags.iter().map(|t| tag_label(&t.name)).collect();
+        for tag in tags.into_iter().filter(|t| !t.is_empty()) {
+            *self.tags.entry((labels.0.clone(), tag)).or_default() += 1;
+        }
 
         let created = parse_date(&c.created_at);
         if created.is_none() {
@@ -234,10 +287,13 @@ impl Tally {
         };
         let duration = stated.or_else(|| created.map(|created| closed - created));
         if let Some(seconds) = duration.filter(|s| *s >= 0.0) {
-            self.duration
-                .entry(labels.clone())
-                .or_default()
-                .add(seconds);
+            let d = self.duration.entry(labels.clone()).or_default();
+            d.sum.add(seconds);
+            for (n, bound) in d.le.iter_mut().zip(DURATION_BOUNDS) {
+                if seconds <= f64::from(bound) {
+                    *n += 1;
+                }
+            }
         }
 
         if let Some(survey) = &c.satisfaction_survey {
@@ -322,11 +378,16 @@ impl Tally {
             duration: self
                 .duration
                 .into_iter()
-                .map(|((project_id, channel), s)| SumRow {
+                .map(|((project_id, channel), d)| SumRow {
                     project_id,
                     channel,
-                    count: s.count,
-                    sum: s.sum,
+                    count: d.sum.count,
+                    sum: d.sum.sum,
+                    buckets: DURATION_BOUNDS
+                        .iter()
+                        .zip(d.le)
+                        .map(|(bound, n)| (bound.to_string(), n))
+                        .collect(),
                 })
                 .collect(),
             csat: self
@@ -372,6 +433,16 @@ impl Tally {
                 })
                 .collect(),
             invalid,
+            tags: self
+                .tags
+                .into_iter()
+                .map(|((project_id, tag), count)| TagRow {
+                    project_id,
+                    tag,
+                    count,
+                })
+                .collect(),
+            project_names: self.project_names,
         }
     }
 }
@@ -397,6 +468,16 @@ mod tests {
         ] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn tag_labels_follow_the_metrics_contract() {
+        assert_eq!(tag_label("  Retour   produit "), "Retour produit");
+        assert_eq!(tag_label("Réclamation"), "Réclamation");
+        assert_eq!(tag_label("VIP"), "VIP");
+        let long = "é".repeat(70);
+        assert_eq!(tag_label(&long).chars().count(), 64);
+        assert_eq!(tag_label(" \t "), "");
     }
 
     #[test]
@@ -568,6 +649,16 @@ mod tests {
                 count("1002", "unknown", 1),
             ]
         );
+        let le = |counts: [u64; 15]| -> BTreeMap<String, u64> {
+            [
+                "30", "60", "120", "300", "600", "900", "1800", "3600", "7200", "14400", "28800",
+                "86400", "259200", "604800", "1209600",
+            ]
+            .iter()
+            .zip(counts)
+            .map(|(b, n)| (b.to_string(), n))
+            .collect()
+        };
         assert_eq!(
             truth.duration,
             vec![
@@ -576,12 +667,14 @@ mod tests {
                     channel: "chat".into(),
                     count: 3,
                     sum: 4537.5, // 754 + 60 + 3723.5
+                    buckets: le([0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3]),
                 },
                 SumRow {
                     project_id: "1002".into(),
                     channel: "facebook_business_on_messenger".into(),
                     count: 1,
                     sum: 150.5,
+                    buckets: le([0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
                 },
             ]
         );
