@@ -1,17 +1,16 @@
 //! The exporter under test: in this process, or the real binary as a child process.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iadvize_exporter::app;
-use iadvize_exporter::config::{self, Command};
+use iadvize_exporter::config::Command;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::Exposition;
+use super::{Exposition, parse_flags, wait_ready};
 
 /// A running exporter, stopped when dropped or through [`Exporter::stop`].
 pub struct Exporter {
@@ -24,24 +23,18 @@ pub struct Exporter {
 impl Exporter {
     /// Starts the exporter with these flags (argv without the program name) and this
     /// environment.
-    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+    pub async fn start<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Exporter {
         Exporter::start_with_clock_offset(args, env, Arc::new(AtomicI64::new(0))).await
     }
 
     /// The same, with the exporter's clock ahead of the wall clock by `offset_ms`, which
     /// the test can move while the exporter runs (steer it with the simulator's clock).
-    pub async fn start_with_clock_offset(
-        args: &[&str],
+    pub async fn start_with_clock_offset<S: AsRef<str>>(
+        args: &[S],
         env: &[(&str, &str)],
         offset_ms: Arc<AtomicI64>,
     ) -> Exporter {
-        let mut argv = vec!["iadvize-exporter".to_owned()];
-        argv.extend(args.iter().map(|a| a.to_string()));
-        let env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let config = match config::parse(argv, &|name| env.get(name).cloned()) {
+        let config = match parse_flags(args, env) {
             Ok(Command::Run(config)) => *config,
             Ok(other) => panic!("not a run command: {other:?}"),
             Err(e) => panic!("bad test flags: {e}"),
@@ -85,6 +78,11 @@ impl Exporter {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Waits for `/-/ready` (the start-up read succeeded), for at most `limit`.
+    pub async fn wait_ready(&self, limit: Duration) {
+        wait_ready(&self.url(""), limit).await;
     }
 
     pub async fn scrape(&self) -> Exposition {

@@ -7,12 +7,14 @@
 
 mod exporter;
 mod exposition;
+mod flags;
 mod net;
 mod sim;
 mod truth;
 
 pub use exporter::*;
 pub use exposition::*;
+pub use flags::*;
 pub use net::*;
 pub use sim::*;
 pub use truth::*;

@@ -127,3 +127,18 @@ pub fn diff(actual: &BTreeMap<String, f64>, expected: &BTreeMap<String, f64>) ->
     }
     lines.join("\n")
 }
+
+/// `Ok` when the business samples of `scrape` are `expected`, else the differences.
+pub fn agrees(scrape: &Exposition, expected: &BTreeMap<String, f64>) -> Result<(), String> {
+    let d = diff(&business_view(scrape), expected);
+    if d.is_empty() { Ok(()) } else { Err(d) }
+}
+
+/// How many conversations closed, by the `iadvize_conversations_closed_total` samples.
+pub fn conversations_closed(samples: &BTreeMap<String, f64>) -> f64 {
+    samples
+        .iter()
+        .filter(|(k, _)| k.starts_with("iadvize_conversations_closed_total"))
+        .map(|(_, v)| v)
+        .sum()
+}
