@@ -3,14 +3,15 @@
 //! configs refused at start-up, the bcrypt hash and the password kept out of the logs,
 //! and a real Prometheus scraping the exporter over HTTPS with basic auth.
 
-use std::io::Read;
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::{BIN, ExporterProcess, Process, eventually_every, free_port, prometheus_binary};
 use iadvize_exporter::metrics::Metrics;
 use iadvize_exporter::web::{self, Reload, ServerLimits, WebSecurity, WebState};
 use reqwest::StatusCode;
@@ -20,7 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-const BIN: &str = env!("CARGO_BIN_EXE_iadvize-exporter");
+/// Handshakes and reloads are quick: poll them more often than the toolbox's default.
+const EVERY: Duration = Duration::from_millis(100);
 
 /// The scraper's password, and its bcrypt hashes made by another implementation
 /// (libxcrypt, through Python's `crypt.crypt`): cost 4 keeps the debug-build tests fast,
@@ -286,24 +288,6 @@ async fn served_certificate(addr: SocketAddr, ca: &Ca) -> Result<Vec<u8>, String
     Ok(certs.first().ok_or("empty chain")?.to_vec())
 }
 
-/// Polls `check` every 100 ms until it returns `Ok`, for at most `limit`.
-async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(last) if Instant::now() > deadline => {
-                panic!("{what}: not reached within {limit:?}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // TLS and mTLS
 // ---------------------------------------------------------------------------------------
@@ -442,7 +426,8 @@ async fn the_certificate_is_rotated_while_serving() {
     let second = ca.server();
     dir.write("server.key", &second.key_pem);
     dir.write("server.crt", &second.cert_pem);
-    eventually(
+    eventually_every(
+        EVERY,
         Duration::from_secs(30),
         "the new certificate is served",
         || async {
@@ -681,91 +666,6 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 // The binary: start-up refusals, logs, and a real Prometheus
 // ---------------------------------------------------------------------------------------
 
-/// The binary as a child process, its output drained by threads so a chatty child never
-/// blocks; killed on drop.
-struct Process {
-    child: Child,
-    output: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Process {
-    fn spawn(program: &str, args: &[&str]) -> Process {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("IADVIZE_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        let output = Arc::new(Mutex::new(Vec::new()));
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let output = output.clone();
-            std::thread::spawn(move || {
-                let mut pipe = pipe;
-                let mut buffer = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                    output.lock().unwrap().extend_from_slice(&buffer[..n]);
-                }
-            });
-        }
-        Process { child, output }
-    }
-
-    fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Waits at most `limit` for the exit code; kills the child past it.
-    async fn wait(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the drain threads catch the last lines.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("still running after {limit:?}; output:\n{}", self.output());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
     let dir = TempDir::new();
@@ -811,7 +711,7 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
     for (what, yaml, named) in cases {
         let file = dir.write("web.yml", &yaml);
         let file = file.to_str().unwrap();
-        let mut process = Process::spawn(
+        let process = Process::spawn(
             BIN,
             &[
                 "--demo",
@@ -820,9 +720,11 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
                 "--web.config.file",
                 file,
             ],
+            &[],
         );
-        let code = process.wait(Duration::from_secs(30)).await;
-        let output = process.output();
+        let finished = process.wait(Duration::from_secs(30)).await;
+        let code = finished.code();
+        let output = finished.output();
         assert_eq!(code, Some(2), "{what}: {output}");
         assert!(
             output.contains(file),
@@ -839,19 +741,21 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
             "{what}: the hash is shown: {output}"
         );
     }
-    let mut process = Process::spawn(
+    let process = Process::spawn(
         BIN,
         &[
             "--demo",
             "--web.config.file",
             dir.path("absent.yml").to_str().unwrap(),
         ],
+        &[],
     );
-    assert_eq!(process.wait(Duration::from_secs(30)).await, Some(2));
+    let finished = process.wait(Duration::from_secs(30)).await;
+    assert_eq!(finished.code(), Some(2));
     assert!(
-        process.output().contains("absent.yml"),
+        finished.output().contains("absent.yml"),
         "{}",
-        process.output()
+        finished.output()
     );
 }
 
@@ -862,23 +766,21 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
     let server = ca.server();
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n");
     let web_config = tls_config(&dir, &server, "", &yaml);
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let mut process = Process::spawn(
-        BIN,
+    let process = ExporterProcess::spawn(
         &[
             "--demo",
             "--log.level",
             "trace",
-            "--web.listen-address",
-            &address,
             "--web.config.file",
             web_config.to_str().unwrap(),
         ],
+        &[],
     );
+    let address = process.address.clone();
     let client = https_client(&ca, None);
     let url = format!("https://{address}/metrics");
-    eventually(
+    eventually_every(
+        EVERY,
         Duration::from_secs(60),
         "the exporter answers over TLS",
         || async {
@@ -921,11 +823,12 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
         ),
     )
     .unwrap();
-    eventually(
+    eventually_every(
+        EVERY,
         Duration::from_secs(30),
         "the broken reload is logged",
         || async {
-            let output = process.output();
+            let output = process.output_so_far();
             if output.contains("previous one stays in force") {
                 Ok(())
             } else {
@@ -940,8 +843,9 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
     );
 
     process.terminate();
-    assert_eq!(process.wait(Duration::from_secs(30)).await, Some(0));
-    let output = process.output();
+    let finished = process.wait(Duration::from_secs(30)).await;
+    assert_eq!(finished.code(), Some(0));
+    let output = finished.output();
     assert!(
         output.contains("level=trace"),
         "not at trace level:\n{output}"
@@ -966,27 +870,6 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
     }
 }
 
-/// Where the Prometheus server is: on the `PATH`, or where Debian puts it.
-fn prometheus_binary() -> PathBuf {
-    let candidates = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join("prometheus"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    candidates
-        .into_iter()
-        .chain([PathBuf::from("/usr/bin/prometheus")])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the end-to-end test needs the Prometheus server: install the Debian package \
-                 `prometheus` (.ci/run does)"
-            )
-        })
-}
-
 #[tokio::test]
 async fn prometheus_scrapes_over_https_with_basic_auth() {
     let prometheus_bin = prometheus_binary();
@@ -994,17 +877,11 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
     let ca = Ca::new("test CA");
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_10}\n");
     let web_config = tls_config(&dir, &ca.server(), "", &yaml);
-    let exporter_address = format!("127.0.0.1:{}", free_port());
-    let exporter = Process::spawn(
-        BIN,
-        &[
-            "--demo",
-            "--web.listen-address",
-            &exporter_address,
-            "--web.config.file",
-            web_config.to_str().unwrap(),
-        ],
+    let exporter = ExporterProcess::spawn(
+        &["--demo", "--web.config.file", web_config.to_str().unwrap()],
+        &[],
     );
+    let exporter_address = exporter.address.clone();
 
     dir.write("ca.crt", &ca.pem());
     dir.write("password", PASSWORD);
@@ -1028,17 +905,19 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
     );
     let prometheus_address = format!("127.0.0.1:{}", free_port());
     let prometheus = Process::spawn(
-        prometheus_bin.to_str().unwrap(),
+        prometheus_bin,
         &[
             &format!("--config.file={}", prometheus_config.display()),
             &format!("--storage.tsdb.path={}", dir.path("data").display()),
             &format!("--web.listen-address={prometheus_address}"),
         ],
+        &[],
     );
 
     let api = plain_client();
     let query = format!("http://{prometheus_address}/api/v1/query");
-    let up = eventually(
+    let up = eventually_every(
+        EVERY,
         Duration::from_secs(50),
         "Prometheus sees up == 1",
         || async {
@@ -1056,8 +935,8 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
                 Some("1") => Ok(body),
                 _ => Err(format!(
                     "{body}\n--- exporter ---\n{}\n--- prometheus ---\n{}",
-                    exporter.output(),
-                    prometheus.output()
+                    exporter.output_so_far(),
+                    prometheus.output_so_far()
                 )),
             }
         },

@@ -10,6 +10,7 @@ mod exposition;
 mod flags;
 mod net;
 mod sim;
+mod tools;
 mod truth;
 
 pub use exporter::*;
@@ -17,4 +18,5 @@ pub use exposition::*;
 pub use flags::*;
 pub use net::*;
 pub use sim::*;
+pub use tools::*;
 pub use truth::*;
