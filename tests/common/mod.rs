@@ -1,6 +1,7 @@
 //! The toolbox of the integration tests: a simulated iAdvize account, the exporter in
-//! this process or as a child process, a parser for the exposition the tests read back,
-//! the ground truth to compare it with, and ways to wait for all of them.
+//! this process or as a child process and the flags it runs with, a parser for the
+//! exposition the tests read back, the ground truth to compare it with, ways to wait for
+//! all of them, TLS fixtures, and the Prometheus tools.
 
 // Each test binary compiles this module and uses a part of it.
 #![allow(dead_code, unused_imports)]
@@ -10,6 +11,7 @@ mod exposition;
 mod flags;
 mod net;
 mod sim;
+mod tls;
 mod tools;
 mod truth;
 
@@ -18,5 +20,6 @@ pub use exposition::*;
 pub use flags::*;
 pub use net::*;
 pub use sim::*;
+pub use tls::*;
 pub use tools::*;
 pub use truth::*;
