@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,30 +13,6 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::{ExporterProcess, eventually, run, start_sim, until_ok};
 use iadvize_exporter::simulator::{SimConfig, SimHandle};
-
-/// A file in the temporary directory, removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, contents: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!(
-            "iadvize-exporter-cli-{}-{name}",
-            std::process::id()
-        ));
-        std::fs::write(&path, contents).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -249,24 +225,22 @@ async fn bad_environment_value_exits_2_naming_the_variable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_config_file_key_exits_2_naming_file_key_and_line() {
-    let file = TempFile::new(
-        "unknown-key.yaml",
-        "poll:\n  interval: 5s\n  intervall: 10s\nlog.level: debug\n",
-    );
+    let mut file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    file.write_all(b"poll:\n  interval: 5s\n  intervall: 10s\nlog.level: debug\n")
+        .unwrap();
+    let path = file.path().to_str().unwrap();
     assert_usage_error(
-        &["--demo", "--config.file", file.path()],
+        &["--demo", "--config.file", path],
         &[],
-        &[file.path(), "poll.intervall", "line 3"],
+        &[path, "poll.intervall", "line 3"],
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_config_file_exits_2_naming_it() {
-    let path = std::env::temp_dir().join(format!(
-        "iadvize-exporter-cli-{}-no-such-file.yaml",
-        std::process::id()
-    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-file.yaml");
     let path = path.to_str().unwrap();
     assert_usage_error(&["--demo", "--config.file", path], &[], &[path]).await;
 }

@@ -88,9 +88,8 @@ proptest! {
             "demo", "iadvize", "poll", "metrics", "state", "web", "log", "config",
         ];
         prop_assume!(!known.contains(&key.split('.').next().unwrap_or("")));
-        let dir = std::env::temp_dir().join(format!("iadvize-config-props-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("config.yml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yml");
         std::fs::write(&file, format!("poll:\n  interval: 30s\n{key}: {value}\n")).unwrap();
         let args = vec![format!("--config.file={}", file.display())];
         let err = parse(&args, &BTreeMap::new()).expect_err("an unknown key is refused");

@@ -13,7 +13,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{BIN, Process, eventually, free_port, prometheus_binary, repo, wait_ready};
@@ -222,17 +222,19 @@ async fn csat_drop_states(client: &reqwest::Client, prometheus: &str) -> BTreeSe
         .collect()
 }
 
-fn work_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("prometheus-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Prometheus's configuration and data, under cargo's target directory as they have
+/// always been, rather than the system's temporary one.
+fn work_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("prometheus-e2e-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_and_rules_work_on_a_real_prometheus() {
-    let dir = work_dir();
+    let work = work_dir();
+    let dir = work.path();
     let (_exporter, metrics, sim) = start_exporter().await;
     let client = reqwest::Client::new();
 
@@ -254,7 +256,7 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
 
     let port = free_port();
     let prometheus = format!("http://127.0.0.1:{port}");
-    let prometheus_process = start_prometheus(&dir, &metrics, port);
+    let prometheus_process = start_prometheus(dir, &metrics, port);
 
     let mut checks: Vec<(String, String)> = Vec::new();
     for (name, _, dashboard) in dashboards() {
@@ -316,7 +318,6 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
         checks.len(),
         started.elapsed()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn dashboards() -> Vec<(String, String, Value)> {

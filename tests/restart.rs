@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{
@@ -13,13 +13,6 @@ use common::{
 use iadvize_exporter::simulator::{Faults, SimConfig};
 use iadvize_exporter::state;
 use rand::{Rng, SeedableRng};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iadvize-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn spawn(sim_url: &str, port: u16, state_file: &Path) -> ExporterProcess {
     let state_file = state_file.to_str().unwrap();
@@ -59,8 +52,8 @@ async fn kill_9_and_restart_keeps_counts_exact() {
     })
     .await;
     let url = sim.base_url();
-    let dir = temp_dir("restart");
-    let state_file = dir.join("state.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
     let port = free_port();
     let mut child = spawn(&url, port, &state_file);
     let since = counting_start(&state_file).await;
@@ -101,7 +94,6 @@ async fn kill_9_and_restart_keeps_counts_exact() {
     })
     .await;
     child.kill();
-    let _ = std::fs::remove_dir_all(&dir);
     sim.shutdown().await;
 }
 
@@ -115,8 +107,8 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
         ..SimConfig::default()
     })
     .await;
-    let dir = temp_dir("corrupt");
-    let state_file = dir.join("state.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
     std::fs::write(&state_file, b"{\"not\": \"a state file\"}").unwrap();
     let port = free_port();
     let mut child = spawn(&sim.base_url(), port, &state_file);
@@ -133,14 +125,14 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
         scrape.get("iadvize_state_file_corrupt_total", &[]),
         Some(1.0)
     );
-    let aside: Vec<String> = std::fs::read_dir(&dir)
+    let aside: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("state.bin.corrupt-"))
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
-    let kept = std::fs::read(dir.join(&aside[0])).unwrap();
+    let kept = std::fs::read(dir.path().join(&aside[0])).unwrap();
     assert_eq!(
         kept, b"{\"not\": \"a state file\"}",
         "the damaged file is kept for examination"
@@ -153,6 +145,5 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
     })
     .await;
     child.kill();
-    let _ = std::fs::remove_dir_all(&dir);
     sim.shutdown().await;
 }

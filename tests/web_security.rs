@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use common::{
-    BIN, Ca, ExporterProcess, Leaf, Process, eventually_every, free_port, https_client,
+    BIN, Ca, ExporterProcess, Leaf, Process, WriteFiles, eventually_every, free_port, https_client,
     prometheus_binary,
 };
 use iadvize_exporter::metrics::Metrics;
@@ -21,6 +21,7 @@ use iadvize_exporter::web::{self, Reload, ServerLimits, WebSecurity, WebState};
 use reqwest::StatusCode;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
+use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -39,39 +40,6 @@ const USER: &str = "prometheus";
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "iadvize-web-security-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The web server alone, in this process, with no poller behind it: what is under test
 /// here is the protection in front of the routes.
@@ -206,7 +174,7 @@ async fn served_certificate(addr: SocketAddr, ca: &Ca) -> Result<Vec<u8>, String
 
 #[tokio::test]
 async fn tls_serves_the_metrics_to_clients_that_trust_the_ca() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let server = Server::start(
         &tls_config(&dir, &ca.server(), "", ""),
@@ -242,7 +210,7 @@ async fn tls_serves_the_metrics_to_clients_that_trust_the_ca() {
 
 #[tokio::test]
 async fn mtls_accepts_clients_of_the_ca_and_refuses_the_others() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     dir.write("clients.crt", &ca.pem());
     let web_config = tls_config(
@@ -270,7 +238,7 @@ async fn mtls_accepts_clients_of_the_ca_and_refuses_the_others() {
 
 #[tokio::test]
 async fn mtls_with_allowed_sans_refuses_other_names_from_the_same_ca() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     dir.write("clients.crt", &ca.pem());
     let web_config = tls_config(
@@ -294,7 +262,7 @@ async fn mtls_with_allowed_sans_refuses_other_names_from_the_same_ca() {
 
 #[tokio::test]
 async fn verify_client_cert_if_given_lets_certificate_less_clients_in() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     dir.write("clients.crt", &ca.pem());
     let web_config = tls_config(
@@ -325,7 +293,7 @@ async fn verify_client_cert_if_given_lets_certificate_less_clients_in() {
 
 #[tokio::test]
 async fn the_certificate_is_rotated_while_serving() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let first = ca.server();
     let server = Server::start(&tls_config(&dir, &first, "", ""), ServerLimits::default()).await;
@@ -381,7 +349,7 @@ async fn the_certificate_is_rotated_while_serving() {
 
 #[tokio::test]
 async fn basic_auth_right_wrong_missing_and_unknown_user() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let web_config = tls_config(
         &dir,
@@ -444,7 +412,7 @@ async fn basic_auth_right_wrong_missing_and_unknown_user() {
 
 #[tokio::test]
 async fn a_malformed_authorization_header_gets_401() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let web_config = dir.write(
         "web.yml",
         &format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n"),
@@ -580,7 +548,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 
 #[tokio::test]
 async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let server = ca.server();
     dir.write("server.crt", &server.cert_pem);
@@ -658,7 +626,7 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
         &[
             "--demo",
             "--web.config.file",
-            dir.path("absent.yml").to_str().unwrap(),
+            dir.path().join("absent.yml").to_str().unwrap(),
         ],
         &[],
     );
@@ -673,7 +641,7 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
 
 #[tokio::test]
 async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let server = ca.server();
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n");
@@ -785,7 +753,7 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
 #[tokio::test]
 async fn prometheus_scrapes_over_https_with_basic_auth() {
     let prometheus_bin = prometheus_binary();
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_10}\n");
     let web_config = tls_config(&dir, &ca.server(), "", &yaml);
@@ -811,8 +779,8 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
              \x20     ca_file: {ca}\n\
              \x20   static_configs:\n\
              \x20     - targets: ['{exporter_address}']\n",
-            password = dir.path("password").display(),
-            ca = dir.path("ca.crt").display(),
+            password = dir.path().join("password").display(),
+            ca = dir.path().join("ca.crt").display(),
         ),
     );
     let prometheus_address = format!("127.0.0.1:{}", free_port());
@@ -820,7 +788,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
         prometheus_bin,
         &[
             &format!("--config.file={}", prometheus_config.display()),
-            &format!("--storage.tsdb.path={}", dir.path("data").display()),
+            &format!("--storage.tsdb.path={}", dir.path().join("data").display()),
             &format!("--web.listen-address={prometheus_address}"),
         ],
         &[],
@@ -876,7 +844,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
 #[ignore = "a measurement, run by hand in release mode"]
 async fn added_latency_of_an_authenticated_tls_scrape() {
     const SCRAPES: usize = 300;
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_10}\n");
     let protected = Server::start(

@@ -1,4 +1,5 @@
-//! The repository's own files, and the Prometheus project's tools the tests run on them.
+//! Files (the repository's own, and temporary ones the tests write), and the Prometheus
+//! project's tools the tests run on them.
 
 use std::path::{Path, PathBuf};
 
@@ -26,4 +27,18 @@ pub fn prometheus_binary() -> PathBuf {
                  `prometheus` (.ci/run does)"
             )
         })
+}
+
+/// Writing the files of a test into its temporary directory.
+pub trait WriteFiles {
+    /// Writes `content` to `name` in the directory; returns the file's path.
+    fn write(&self, name: &str, content: &str) -> PathBuf;
+}
+
+impl WriteFiles for tempfile::TempDir {
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
 }
