@@ -1,15 +1,18 @@
 //! Bad configuration never panics: every bad duration, URL, bucket list or YAML key is
 //! refused with a message that names the flag (or the file and key) and exit code 2.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use iadvize_exporter::config::{self, Command};
 use proptest::prelude::*;
 
 fn parse(args: &[String], env: &BTreeMap<String, String>) -> Result<Command, config::ConfigError> {
-    let mut argv = vec!["iadvize-exporter".to_owned(), "--demo".to_owned()];
+    let mut argv = vec!["--demo".to_owned()];
     argv.extend(args.iter().cloned());
-    config::parse(argv, &|name| env.get(name).cloned())
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    common::parse_flags(&argv, &env)
 }
 
 /// The flag's value is refused with exit code 2 and a message naming the flag, or it is

@@ -109,6 +109,15 @@ fn tls_config(dir: &TempDir, server: &Leaf, tls_extra: &str, extra: &str) -> Pat
     )
 }
 
+/// A TLS server that asks for client certificates of `ca`, as the `client_auth` lines
+/// (under `tls_server_config`) say.
+async fn client_auth_server(dir: &TempDir, ca: &Ca, client_auth: &str) -> Server {
+    dir.write("clients.crt", &ca.pem());
+    let client_auth = format!("{client_auth}  client_ca_file: clients.crt\n");
+    let web_config = tls_config(dir, &ca.server(), &client_auth, "");
+    Server::start(&web_config, ServerLimits::default()).await
+}
+
 fn plain_client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
@@ -212,14 +221,12 @@ async fn tls_serves_the_metrics_to_clients_that_trust_the_ca() {
 async fn mtls_accepts_clients_of_the_ca_and_refuses_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
-    dir.write("clients.crt", &ca.pem());
-    let web_config = tls_config(
+    let server = client_auth_server(
         &dir,
-        &ca.server(),
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n",
-        "",
-    );
-    let server = Server::start(&web_config, ServerLimits::default()).await;
+        &ca,
+        "  client_auth_type: RequireAndVerifyClientCert\n",
+    )
+    .await;
     let url = server.https("/metrics");
 
     let prometheus = ca.client("prometheus.example");
@@ -240,14 +247,11 @@ async fn mtls_accepts_clients_of_the_ca_and_refuses_the_others() {
 async fn mtls_with_allowed_sans_refuses_other_names_from_the_same_ca() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
-    dir.write("clients.crt", &ca.pem());
-    let web_config = tls_config(
+    let server = client_auth_server(
         &dir,
-        &ca.server(),
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n  client_allowed_sans: [prometheus.example]\n",
-        "",
-    );
-    let server = Server::start(&web_config, ServerLimits::default()).await;
+        &ca,
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: [prometheus.example]\n",
+    ).await;
     let url = server.https("/metrics");
 
     let allowed = ca.client("prometheus.example");
@@ -264,14 +268,8 @@ async fn mtls_with_allowed_sans_refuses_other_names_from_the_same_ca() {
 async fn verify_client_cert_if_given_lets_certificate_less_clients_in() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
-    dir.write("clients.crt", &ca.pem());
-    let web_config = tls_config(
-        &dir,
-        &ca.server(),
-        "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: clients.crt\n",
-        "",
-    );
-    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let server =
+        client_auth_server(&dir, &ca, "  client_auth_type: VerifyClientCertIfGiven\n").await;
     let url = server.https("/metrics");
 
     assert_eq!(
