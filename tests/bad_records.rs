@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use common::{Exporter, Exposition, business_view, diff, eventually, key, sleep_until_unix};
+use common::{
+    DEMO_PASSWORD, Exporter, Exposition, agrees, business_view, diff, eventually, fast_poll_flags,
+    key, sleep_until_unix,
+};
 use iadvize_exporter::simulator::SimConfig;
 use serde_json::{Value, json};
 
@@ -22,25 +25,6 @@ fn empty_account() -> SimConfig {
         traffic_duration: Some(Duration::ZERO),
         ..SimConfig::default()
     }
-}
-
-fn exporter_flags(url: &str) -> Vec<&str> {
-    vec![
-        "--iadvize.url",
-        url,
-        "--iadvize.username",
-        "demo@example.com",
-        "--iadvize.max-requests-per-second",
-        "500",
-        "--poll.interval",
-        "250ms",
-        "--poll.overlap",
-        "2s",
-        "--poll.revisit-interval",
-        "1s",
-        "--poll.revisit-horizon",
-        "1h",
-    ]
 }
 
 /// `ms` in UTC with milliseconds: `2024-05-01T12:00:00.250Z`.
@@ -145,18 +129,7 @@ async fn add(base_url: &str, fixtures: &[&Fixture]) {
 /// that is one second ago: a close time that is still counted, and that the next fresh
 /// pass reads.
 async fn ready_and_past_the_start(exporter: &Exporter) -> i64 {
-    eventually(Duration::from_secs(10), "ready", || async {
-        let status = reqwest::get(exporter.url("/-/ready"))
-            .await
-            .map_err(|e| e.to_string())?
-            .status();
-        if status == 200 {
-            Ok(())
-        } else {
-            Err(status.to_string())
-        }
-    })
-    .await;
+    exporter.wait_ready(Duration::from_secs(10)).await;
     let start_ms = (exporter.counting_start_seconds() * 1000.0).round() as i64;
     let close_ms = (start_ms / 1000 + 1) * 1000;
     sleep_until_unix(close_ms as f64 / 1000.0 + 1.0).await;
@@ -167,8 +140,7 @@ async fn ready_and_past_the_start(exporter: &Exporter) -> i64 {
 async fn shows(exporter: &Exporter, expected: &BTreeMap<String, f64>) -> Exposition {
     eventually(Duration::from_secs(15), "the expected figures", || async {
         let scrape = exporter.scrape().await;
-        let d = diff(&business_view(&scrape), expected);
-        if d.is_empty() { Ok(scrape) } else { Err(d) }
+        agrees(&scrape, expected).map(|()| scrape)
     })
     .await
 }
@@ -236,7 +208,7 @@ impl Expected {
 async fn durations_in_every_format() {
     let sim = common::start_sim(empty_account()).await;
     let url = sim.base_url();
-    let exporter = Exporter::start(&exporter_flags(&url), &[("IADVIZE_PASSWORD", "demo")]).await;
+    let exporter = Exporter::start(&fast_poll_flags(&url, &[]), &DEMO_PASSWORD).await;
     // A whole second, for the date written without a fraction.
     let t = ready_and_past_the_start(&exporter).await;
 
@@ -296,7 +268,7 @@ async fn durations_in_every_format() {
 async fn bad_records_and_odd_channels() {
     let sim = common::start_sim(empty_account()).await;
     let url = sim.base_url();
-    let exporter = Exporter::start(&exporter_flags(&url), &[("IADVIZE_PASSWORD", "demo")]).await;
+    let exporter = Exporter::start(&fast_poll_flags(&url, &[]), &DEMO_PASSWORD).await;
     let t = ready_and_past_the_start(&exporter).await;
 
     let mut csat_zero = Fixture::new("b-csat-0", 3002, t, 60);
@@ -417,7 +389,7 @@ async fn bad_records_and_odd_channels() {
 async fn repeated_and_late_transactions() {
     let sim = common::start_sim(empty_account()).await;
     let url = sim.base_url();
-    let exporter = Exporter::start(&exporter_flags(&url), &[("IADVIZE_PASSWORD", "demo")]).await;
+    let exporter = Exporter::start(&fast_poll_flags(&url, &[]), &DEMO_PASSWORD).await;
     let t = ready_and_past_the_start(&exporter).await;
 
     let mut first = Fixture::new("t-late", 3004, t, 200);

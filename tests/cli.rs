@@ -4,197 +4,15 @@
 
 mod common;
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use common::{eventually, start_sim};
+use common::{ExporterProcess, eventually, run, start_sim, until_ok};
 use iadvize_exporter::simulator::{SimConfig, SimHandle};
-
-const BIN: &str = env!("CARGO_BIN_EXE_iadvize-exporter");
-
-/// A free loopback port: bound, read, released for the child to take.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// How a finished process ended, and all it wrote.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    fn output(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-impl std::fmt::Display for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// The binary running as a child process. Its output is drained by threads as it comes, so
-/// a chatty child (trace logs) never blocks on a full pipe. Killed if the test fails first.
-struct Process {
-    child: Child,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-fn drain(
-    mut from: impl Read + Send + 'static,
-    into: Arc<Mutex<Vec<u8>>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        loop {
-            match from.read(&mut buffer) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => into.lock().unwrap().extend_from_slice(&buffer[..n]),
-            }
-        }
-    })
-}
-
-impl Process {
-    /// Starts the binary with these arguments and these `IADVIZE_*` variables; any
-    /// `IADVIZE_*` variable of the test's own environment is removed so that it cannot
-    /// change the outcome.
-    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Process {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("IADVIZE_") {
-                command.env_remove(name);
-            }
-        }
-        command.envs(env.iter().copied());
-        let mut child = command.spawn().unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            drain(child.stdout.take().unwrap(), stdout.clone()),
-            drain(child.stderr.take().unwrap(), stderr.clone()),
-        ];
-        Process {
-            child,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    /// Sends `SIGTERM`, `SIGINT`... by name, to this child only.
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} failed: {status}");
-    }
-
-    /// What the child has written to stderr so far.
-    fn stderr_so_far(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Waits for the child to exit, at most `limit`; past it the child is killed and the
-    /// test fails with what it wrote.
-    async fn wait(mut self, limit: Duration) -> Finished {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "the process did not exit within {limit:?}; stderr so far:\n{}",
-                    self.stderr_so_far()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        for reader in self.readers.drain(..) {
-            reader.join().unwrap();
-        }
-        let text = |buffer: &Arc<Mutex<Vec<u8>>>| {
-            String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
-        };
-        Finished {
-            status,
-            stdout: text(&self.stdout),
-            stderr: text(&self.stderr),
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Runs a command that should end by itself (a usage error, `--help`, `check`).
-async fn run(args: &[&str], env: &[(&str, &str)]) -> Finished {
-    Process::spawn(args, env)
-        .wait(Duration::from_secs(30))
-        .await
-}
-
-/// A file in the temporary directory, removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, contents: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!(
-            "iadvize-exporter-cli-{}-{name}",
-            std::process::id()
-        ));
-        std::fs::write(&path, contents).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -214,11 +32,10 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<(StatusCode, String)
 // --demo: the pages, and a clean stop on a signal
 // ---------------------------------------------------------------------------------------
 
-fn start_demo() -> (Process, String) {
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let process = Process::spawn(&["--demo", "--web.listen-address", &address], &[]);
-    (process, format!("http://{address}"))
+fn start_demo() -> (ExporterProcess, String) {
+    let process = ExporterProcess::spawn(&["--demo"], &[]);
+    let base = process.url("");
+    (process, base)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,15 +70,8 @@ async fn demo_serves_its_pages_and_stops_on_sigterm() {
     let (status, _) = get(&client, &format!("{base}/-/healthy")).await.unwrap();
     assert_eq!(status, StatusCode::OK);
 
-    eventually(Duration::from_secs(10), "/-/ready is 200", || async {
-        let (status, body) = get(&client, &format!("{base}/-/ready")).await?;
-        if status == StatusCode::OK {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}: {body}"))
-        }
-    })
-    .await;
+    let ready = format!("{base}/-/ready");
+    until_ok(&client, &ready, Duration::from_secs(10), "/-/ready is 200").await;
 
     let (status, _) = get(&client, &format!("{base}/no-such-page")).await.unwrap();
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -277,14 +87,13 @@ async fn demo_serves_its_pages_and_stops_on_sigterm() {
 async fn demo_stops_on_sigint() {
     let (process, base) = start_demo();
     let client = http();
-    eventually(Duration::from_secs(10), "/-/healthy is 200", || async {
-        let (status, body) = get(&client, &format!("{base}/-/healthy")).await?;
-        if status == StatusCode::OK {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}: {body}"))
-        }
-    })
+    let healthy = format!("{base}/-/healthy");
+    until_ok(
+        &client,
+        &healthy,
+        Duration::from_secs(10),
+        "/-/healthy is 200",
+    )
     .await;
 
     process.signal("INT");
@@ -307,8 +116,7 @@ async fn stops_on_sigterm_while_iadvize_hangs() {
             }
         });
     }
-    let address = format!("127.0.0.1:{}", free_port());
-    let process = Process::spawn(
+    let process = ExporterProcess::spawn(
         &[
             "--iadvize.url",
             &url,
@@ -316,8 +124,6 @@ async fn stops_on_sigterm_while_iadvize_hangs() {
             "demo@example.com",
             "--iadvize.timeout",
             "30s",
-            "--web.listen-address",
-            &address,
         ],
         &[("IADVIZE_PASSWORD", "x")],
     );
@@ -419,24 +225,22 @@ async fn bad_environment_value_exits_2_naming_the_variable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_config_file_key_exits_2_naming_file_key_and_line() {
-    let file = TempFile::new(
-        "unknown-key.yaml",
-        "poll:\n  interval: 5s\n  intervall: 10s\nlog.level: debug\n",
-    );
+    let mut file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    file.write_all(b"poll:\n  interval: 5s\n  intervall: 10s\nlog.level: debug\n")
+        .unwrap();
+    let path = file.path().to_str().unwrap();
     assert_usage_error(
-        &["--demo", "--config.file", file.path()],
+        &["--demo", "--config.file", path],
         &[],
-        &[file.path(), "poll.intervall", "line 3"],
+        &[path, "poll.intervall", "line 3"],
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_config_file_exits_2_naming_it() {
-    let path = std::env::temp_dir().join(format!(
-        "iadvize-exporter-cli-{}-no-such-file.yaml",
-        std::process::id()
-    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-file.yaml");
     let path = path.to_str().unwrap();
     assert_usage_error(&["--demo", "--config.file", path], &[], &[path]).await;
 }
@@ -635,8 +439,7 @@ async fn start_token_spy(sim: &SimHandle) -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 /// Runs the exporter against `url` with this password and these extra flags.
-fn spawn_exporter(url: &str, password: &str, extra: &[&str]) -> Process {
-    let address = format!("127.0.0.1:{}", free_port());
+fn spawn_exporter(url: &str, password: &str, extra: &[&str]) -> ExporterProcess {
     let mut args = vec![
         "--iadvize.url",
         url,
@@ -648,11 +451,9 @@ fn spawn_exporter(url: &str, password: &str, extra: &[&str]) -> Process {
         "300ms",
         "--metrics.window",
         "10m",
-        "--web.listen-address",
-        &address,
     ];
     args.extend_from_slice(extra);
-    Process::spawn(&args, &[("IADVIZE_PASSWORD", password)])
+    ExporterProcess::spawn(&args, &[("IADVIZE_PASSWORD", password)])
 }
 
 async fn until_stats(

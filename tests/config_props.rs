@@ -1,15 +1,18 @@
 //! Bad configuration never panics: every bad duration, URL, bucket list or YAML key is
 //! refused with a message that names the flag (or the file and key) and exit code 2.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use iadvize_exporter::config::{self, Command};
 use proptest::prelude::*;
 
 fn parse(args: &[String], env: &BTreeMap<String, String>) -> Result<Command, config::ConfigError> {
-    let mut argv = vec!["iadvize-exporter".to_owned(), "--demo".to_owned()];
+    let mut argv = vec!["--demo".to_owned()];
     argv.extend(args.iter().cloned());
-    config::parse(argv, &|name| env.get(name).cloned())
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    common::parse_flags(&argv, &env)
 }
 
 /// The flag's value is refused with exit code 2 and a message naming the flag, or it is
@@ -88,9 +91,8 @@ proptest! {
             "demo", "iadvize", "poll", "metrics", "state", "web", "log", "config",
         ];
         prop_assume!(!known.contains(&key.split('.').next().unwrap_or("")));
-        let dir = std::env::temp_dir().join(format!("iadvize-config-props-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("config.yml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yml");
         std::fs::write(&file, format!("poll:\n  interval: 30s\n{key}: {value}\n")).unwrap();
         let args = vec![format!("--config.file={}", file.display())];
         let err = parse(&args, &BTreeMap::new()).expect_err("an unknown key is refused");

@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Exporter, business_view, diff, eventually, expected_from_truth, sleep_until_unix, start_sim,
+    DEMO_PASSWORD, Exporter, agrees, business_view, conversations_closed, diff, eventually,
+    expected_from_truth, fast_poll_flags, sleep_until_unix, start_sim,
 };
 use iadvize_exporter::simulator::{Offer, SimConfig};
 
@@ -27,45 +28,17 @@ fn busy_account(offer: Offer, seed: u64) -> SimConfig {
     }
 }
 
-fn exporter_flags<'a>(url: &'a str, query: &'a str) -> Vec<&'a str> {
-    vec![
-        "--iadvize.url",
-        url,
-        "--iadvize.username",
-        "demo@example.com",
-        "--iadvize.query",
-        query,
-        "--iadvize.max-requests-per-second",
-        "500",
-        "--poll.interval",
-        "250ms",
-        "--poll.overlap",
-        "2s",
-        "--poll.revisit-interval",
-        "1s",
-        "--poll.revisit-horizon",
-        "1h",
-    ]
-}
-
 async fn counts_match_the_truth(offer: Offer, query: &str, seed: u64) {
     let sim = start_sim(busy_account(offer, seed)).await;
     let url = sim.base_url();
-    let exporter = Exporter::start(
-        &exporter_flags(&url, query),
-        &[("IADVIZE_PASSWORD", "demo")],
-    )
-    .await;
+    let flags = fast_poll_flags(&url, &["--iadvize.query", query]);
+    let exporter = Exporter::start(&flags, &DEMO_PASSWORD).await;
     let complete_at = sim.complete_at().expect("finite traffic");
     sleep_until_unix(complete_at).await;
 
     let since = exporter.counting_start_seconds();
     let expected = expected_from_truth(&sim.truth(since, None));
-    let conversations: f64 = expected
-        .iter()
-        .filter(|(k, _)| k.starts_with("iadvize_conversations_closed_total"))
-        .map(|(_, v)| v)
-        .sum();
+    let conversations = conversations_closed(&expected);
     assert!(
         conversations > 1000.0,
         "the dataset spans many pages: {conversations}"
@@ -78,10 +51,7 @@ async fn counts_match_the_truth(offer: Offer, query: &str, seed: u64) {
     eventually(
         Duration::from_secs(30),
         "the exporter shows the truth",
-        || async {
-            let d = diff(&business_view(&exporter.scrape().await), &expected);
-            if d.is_empty() { Ok(()) } else { Err(d) }
-        },
+        || async { agrees(&exporter.scrape().await, &expected) },
     )
     .await;
 
@@ -150,10 +120,10 @@ async fn startup_reads_the_window_without_counting_it() {
     })
     .await;
     let url = sim.base_url();
-    let mut flags = exporter_flags(&url, "auto");
-    flags.extend(["--metrics.window", "1h"]);
-    let exporter = Exporter::start(&flags, &[("IADVIZE_PASSWORD", "demo")]).await;
-    let start = exporter_ready(&exporter).await;
+    let flags = fast_poll_flags(&url, &["--iadvize.query", "auto", "--metrics.window", "1h"]);
+    let exporter = Exporter::start(&flags, &DEMO_PASSWORD).await;
+    exporter.wait_ready(Duration::from_secs(10)).await;
+    let start = exporter.counting_start_seconds();
 
     let truth = sim.truth(start - 3600.0, Some(start));
     let in_window: u64 = truth.conversations.iter().map(|r| r.count).sum();
@@ -189,21 +159,4 @@ async fn startup_reads_the_window_without_counting_it() {
     .await;
     exporter.stop().await.unwrap();
     sim.shutdown().await;
-}
-
-/// Waits for `/-/ready` and returns the counting start.
-async fn exporter_ready(exporter: &Exporter) -> f64 {
-    eventually(Duration::from_secs(10), "ready", || async {
-        let status = reqwest::get(exporter.url("/-/ready"))
-            .await
-            .map_err(|e| e.to_string())?
-            .status();
-        if status == 200 {
-            Ok(())
-        } else {
-            Err(status.to_string())
-        }
-    })
-    .await;
-    exporter.counting_start_seconds()
 }

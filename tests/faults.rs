@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Exporter, Exposition, business_view, diff, eventually, expected_from_truth, sleep_until_unix,
-    start_sim,
+    DEMO_PASSWORD, Exporter, Exposition, agrees, business_view, conversations_closed, diff,
+    eventually, expected_from_truth, fast_poll_flags, sleep_until_unix, start_sim,
 };
 use iadvize_exporter::simulator::{Faults, SimConfig, SimHandle};
 
@@ -28,47 +28,19 @@ fn account(seed: u64, per_second: f64, seconds: u64, transaction_delay: f64) -> 
     }
 }
 
-/// The flags of `tests/exact_counts.rs`, plus `extra`.
-fn flags(url: &str, extra: &[&str]) -> Vec<String> {
-    let mut flags: Vec<String> = [
-        "--iadvize.url",
-        url,
-        "--iadvize.username",
-        "demo@example.com",
-        "--iadvize.max-requests-per-second",
-        "500",
-        "--poll.interval",
-        "250ms",
-        "--poll.overlap",
-        "2s",
-        "--poll.revisit-interval",
-        "1s",
-        "--poll.revisit-horizon",
-        "1h",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    flags.extend(extra.iter().map(|s| s.to_string()));
-    flags
+/// The exporter on `sim` with the flags of `tests/exact_counts.rs`, plus `extra`.
+async fn start(sim: &SimHandle, extra: &[&str]) -> Exporter {
+    Exporter::start(&fast_poll_flags(&sim.base_url(), extra), &DEMO_PASSWORD).await
 }
 
-async fn start_exporter(flags: &[String]) -> Exporter {
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    Exporter::start(&flags, &[("IADVIZE_PASSWORD", "demo")]).await
-}
-
-/// Waits for `/-/ready` (the start-up read succeeded).
-async fn wait_ready(exporter: &Exporter) {
-    eventually(Duration::from_secs(20), "ready", || async {
-        let status = reqwest::get(exporter.url("/-/ready"))
-            .await
-            .map_err(|e| e.to_string())?
-            .status();
-        if status == 200 {
+/// Waits until the simulator has handed out `n` tokens.
+async fn until_logins(sim: &SimHandle, n: u64, limit: Duration, what: &str) {
+    eventually(limit, what, || async {
+        let logins = sim.stats().logins;
+        if logins >= n {
             Ok(())
         } else {
-            Err(status.to_string())
+            Err(format!("{logins} logins"))
         }
     })
     .await;
@@ -85,18 +57,13 @@ async fn converges_to_the_truth(
     sleep_until_unix(sim.complete_at().expect("finite traffic")).await;
     let since = exporter.counting_start_seconds();
     let expected = expected_from_truth(&sim.truth(since, None));
-    let conversations: f64 = expected
-        .iter()
-        .filter(|(k, _)| k.starts_with("iadvize_conversations_closed_total"))
-        .map(|(_, v)| v)
-        .sum();
+    let conversations = conversations_closed(&expected);
     assert!(
         conversations >= min_conversations,
         "the dataset is big enough: {conversations}"
     );
     eventually(limit, "the exporter shows the truth", || async {
-        let d = diff(&business_view(&exporter.scrape().await), &expected);
-        if d.is_empty() { Ok(()) } else { Err(d) }
+        agrees(&exporter.scrape().await, &expected)
     })
     .await;
     // Re-reads of the same conversations (overlap, revisits, retried pages) move nothing.
@@ -161,18 +128,10 @@ async fn expiring_and_revoked_tokens() {
         ..account(31, 200.0, 5, 2.0)
     })
     .await;
-    let exporter = start_exporter(&flags(&sim.base_url(), &[])).await;
+    let exporter = start(&sim, &[]).await;
     sleep_until_unix(sim.complete_at().expect("finite traffic")).await;
     // Renewals alone (every 1.6 s) spend the budget within 16 s.
-    eventually(Duration::from_secs(30), "ten logins", || async {
-        let logins = sim.stats().logins;
-        if logins >= 10 {
-            Ok(())
-        } else {
-            Err(format!("{logins} logins"))
-        }
-    })
-    .await;
+    until_logins(&sim, 10, Duration::from_secs(30), "ten logins").await;
     // Tokens issued from now on live the default 24 h.
     sim.set_faults(Faults::default());
     eventually(
@@ -229,7 +188,7 @@ async fn rate_limits_with_retry_after() {
         ..account(32, 120.0, 5, 2.0)
     })
     .await;
-    let exporter = start_exporter(&flags(&sim.base_url(), &[])).await;
+    let exporter = start(&sim, &[]).await;
     let scrape = converges_to_the_truth(&sim, &exporter, Duration::from_secs(40), 450.0).await;
 
     let stats = sim.stats();
@@ -267,7 +226,7 @@ async fn a_mix_of_failures() {
         ..account(33, 100.0, 6, 2.0)
     })
     .await;
-    let exporter = start_exporter(&flags(&sim.base_url(), &["--iadvize.timeout", "1s"])).await;
+    let exporter = start(&sim, &["--iadvize.timeout", "1s"]).await;
     // Faults are drawn at random: run until each kind has struck at least once, so that
     // the checks below do not depend on luck.
     const KINDS: [&str; 6] = ["500", "503", "429", "truncated", "graphql_error", "slow"];
@@ -353,8 +312,8 @@ async fn counting(exporter: &Exporter) -> Exposition {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage() {
     let sim = start_sim(account(34, 40.0, 20, 1.0)).await;
-    let exporter = start_exporter(&flags(&sim.base_url(), &[])).await;
-    wait_ready(&exporter).await;
+    let exporter = start(&sim, &[]).await;
+    exporter.wait_ready(Duration::from_secs(20)).await;
     counting(&exporter).await;
 
     sim.set_faults(Faults {
@@ -395,8 +354,8 @@ async fn an_outage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_retryable_graphql_error() {
     let sim = start_sim(account(35, 60.0, 8, 1.0)).await;
-    let exporter = start_exporter(&flags(&sim.base_url(), &[])).await;
-    wait_ready(&exporter).await;
+    let exporter = start(&sim, &[]).await;
+    exporter.wait_ready(Duration::from_secs(20)).await;
     let before = counting(&exporter).await;
     let failures_before = before.get("iadvize_poll_failures_total", &[]).unwrap();
 
@@ -450,16 +409,8 @@ async fn logins_held_back_by_retry_after_stay_within_the_budget() {
         ..account(36, 0.0, 0, 0.0)
     })
     .await;
-    let exporter = start_exporter(&flags(&sim.base_url(), &[])).await;
-    eventually(Duration::from_secs(80), "ten logins", || async {
-        let logins = sim.stats().logins;
-        if logins >= 10 {
-            Ok(())
-        } else {
-            Err(format!("{logins} logins"))
-        }
-    })
-    .await;
+    let exporter = start(&sim, &[]).await;
+    until_logins(&sim, 10, Duration::from_secs(80), "ten logins").await;
     sim.set_faults(Faults {
         token_lifetime_seconds: Some(5.0),
         ..Faults::default()

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use common::{Exporter, business_view, diff, eventually, expected_from_truth, start_sim};
+use common::{
+    DEMO_PASSWORD, Exporter, Polling, agrees, business_view, diff, eventually, expected_from_truth,
+    start_sim,
+};
 use iadvize_exporter::simulator::{SimConfig, SimHandle};
 use iadvize_exporter::state;
 
@@ -65,31 +68,17 @@ async fn the_ledger_holds_one_horizon_over_many_horizons() {
     let offset = Arc::new(AtomicI64::new(0));
     let horizon = 5.0;
     let interval = 0.2;
-    let exporter = Exporter::start_with_clock_offset(
-        &[
-            "--iadvize.url",
-            &url,
-            "--iadvize.username",
-            "demo@example.com",
-            "--iadvize.max-requests-per-second",
-            "500",
-            "--poll.interval",
-            "200ms",
-            "--poll.overlap",
-            "1s",
-            "--poll.revisit-interval",
-            "200ms",
-            "--poll.revisit-horizon",
-            "5s",
-            "--metrics.window",
-            "5s",
-            "--state.file",
-            &state_arg,
-        ],
-        &[("IADVIZE_PASSWORD", "demo")],
-        offset.clone(),
-    )
-    .await;
+    let polling = Polling {
+        interval: "200ms",
+        overlap: Some("1s"),
+        revisit_interval: "200ms",
+        revisit_horizon: Some("5s"),
+    };
+    let flags = polling.flags(
+        &url,
+        &["--metrics.window", "5s", "--state.file", &state_arg],
+    );
+    let exporter = Exporter::start_with_clock_offset(&flags, &DEMO_PASSWORD, offset.clone()).await;
 
     // Sixty steps of 1 s, each a quarter of a second apart: 75 s of the account's life,
     // fifteen horizons, about 1,500 conversations.
@@ -126,8 +115,7 @@ async fn the_ledger_holds_one_horizon_over_many_horizons() {
     // Pruning forgot nothing it still needed: every counter equals the truth.
     eventually(Duration::from_secs(20), "exact counts", || async {
         let expected = expected_from_truth(&sim.truth(start, None));
-        let d = diff(&business_view(&exporter.scrape().await), &expected);
-        if d.is_empty() { Ok(()) } else { Err(d) }
+        agrees(&exporter.scrape().await, &expected)
     })
     .await;
 
@@ -159,20 +147,15 @@ async fn a_clock_moved_past_the_horizon_forgets_everything_before_it() {
     .await;
     let url = sim.base_url();
     let offset = Arc::new(AtomicI64::new(0));
+    let polling = Polling {
+        interval: "200ms",
+        overlap: None,
+        revisit_interval: "200ms",
+        revisit_horizon: None,
+    };
     let exporter = Exporter::start_with_clock_offset(
-        &[
-            "--iadvize.url",
-            &url,
-            "--iadvize.username",
-            "demo@example.com",
-            "--iadvize.max-requests-per-second",
-            "500",
-            "--poll.interval",
-            "200ms",
-            "--poll.revisit-interval",
-            "200ms",
-        ],
-        &[("IADVIZE_PASSWORD", "demo")],
+        &polling.flags(&url, &[]),
+        &DEMO_PASSWORD,
         offset.clone(),
     )
     .await;

@@ -10,41 +10,17 @@
 //! Needs `prometheus` on the PATH (Debian package `prometheus`, which `.ci/run` installs);
 //! without it the test fails, saying so.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{BIN, Process, eventually, free_port, prometheus_binary, repo, wait_ready};
 use serde_json::Value;
 
 /// How long Prometheus gets to show everything; it usually takes under 30 s.
 const DEADLINE: Duration = Duration::from_secs(90);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A child process killed when dropped, so a failing assertion leaves nothing running.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    // Closed again at once: Prometheus cannot report a port it picked itself.
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The value of `key=` in a logfmt line.
 fn logfmt_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -60,9 +36,10 @@ fn logfmt_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 /// Starts the exporter in `--demo`; returns it with the addresses of its metrics page
 /// and of the simulated iAdvize account, read from its log.
-fn start_exporter() -> (Running, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iadvize-exporter"))
-        .args([
+async fn start_exporter() -> (Process, String, String) {
+    let exporter = Process::spawn(
+        BIN,
+        &[
             "--demo",
             "--web.listen-address",
             "127.0.0.1:0",
@@ -77,39 +54,34 @@ fn start_exporter() -> (Running, String, String) {
             "10m",
             "--log.format",
             "logfmt",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the exporter");
-    let stderr = child.stderr.take().unwrap();
-    let exporter = Running(child);
-    let (tx, rx) = mpsc::channel();
-    // Keeps draining the log so that the exporter never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            // Once the addresses are read nobody listens: go on draining regardless.
-            let _ = tx.send(line);
-        }
-    });
-    let (mut metrics, mut sim) = (None, None);
-    let started = Instant::now();
-    while metrics.is_none() || sim.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20).saturating_sub(started.elapsed()))
-            .expect("the exporter logs its addresses within 20 s");
-        if line.contains("msg=\"serving metrics\"") {
-            metrics = logfmt_value(&line, "address").map(|a| format!("http://{a}"));
-        }
-        if line.contains("msg=\"demo: serving a simulated iAdvize account\"") {
-            sim = logfmt_value(&line, "url").map(str::to_owned);
-        }
-    }
-    (exporter, metrics.unwrap(), sim.unwrap())
+        ],
+        &[],
+    );
+    let (metrics, sim) = eventually(
+        Duration::from_secs(20),
+        "the exporter logs its addresses",
+        || async {
+            let (mut metrics, mut sim) = (None, None);
+            let log = exporter.stderr_so_far();
+            for line in log.lines() {
+                if line.contains("msg=\"serving metrics\"") {
+                    metrics = logfmt_value(line, "address").map(|a| format!("http://{a}"));
+                }
+                if line.contains("msg=\"demo: serving a simulated iAdvize account\"") {
+                    sim = logfmt_value(line, "url").map(str::to_owned);
+                }
+            }
+            match (metrics, sim) {
+                (Some(metrics), Some(sim)) => Ok((metrics, sim)),
+                _ => Err(log),
+            }
+        },
+    )
+    .await;
+    (exporter, metrics, sim)
 }
 
-fn start_prometheus(dir: &Path, exporter: &str, port: u16) -> Running {
+fn start_prometheus(dir: &Path, exporter: &str, port: u16) -> Process {
     let target = exporter.trim_start_matches("http://");
     let rules = repo().join("prometheus/iadvize.rules.yml");
     let config = format!(
@@ -120,27 +92,16 @@ fn start_prometheus(dir: &Path, exporter: &str, port: u16) -> Running {
     );
     let config_file = dir.join("prometheus.yml");
     std::fs::write(&config_file, config).unwrap();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let child = match Command::new("prometheus")
-        .arg(format!("--config.file={}", config_file.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "prometheus is not on the PATH: install it (Debian: apt-get install prometheus) \
-             to run the end-to-end test of the dashboards and rules"
-        ),
-        Err(e) => panic!("cannot start prometheus: {e}"),
-    };
-    Running(child)
+    Process::spawn(
+        prometheus_binary(),
+        &[
+            format!("--config.file={}", config_file.display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--log.level=warn".to_owned(),
+        ],
+        &[],
+    )
 }
 
 /// Grafana's variables as a dashboard set to "All" would send them, and its interval
@@ -261,33 +222,24 @@ async fn csat_drop_states(client: &reqwest::Client, prometheus: &str) -> BTreeSe
         .collect()
 }
 
-fn work_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("prometheus-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Prometheus's configuration and data, under cargo's target directory as they have
+/// always been, rather than the system's temporary one.
+fn work_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("prometheus-e2e-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_and_rules_work_on_a_real_prometheus() {
-    let dir = work_dir();
-    let (_exporter, metrics, sim) = start_exporter();
+    let work = work_dir();
+    let dir = work.path();
+    let (_exporter, metrics, sim) = start_exporter().await;
     let client = reqwest::Client::new();
 
     // The first poll reads the whole window: let it finish before the faults slow it.
-    let ready = Instant::now();
-    loop {
-        let response = client.get(format!("{metrics}/-/ready")).send().await;
-        if response.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        assert!(
-            ready.elapsed() < Duration::from_secs(30),
-            "the exporter is not ready after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_ready(&metrics, Duration::from_secs(30)).await;
     // Sink CSAT by 3 points from now on, and make some requests fail so that the retry
     // panel has something to show.
     let faults = client
@@ -304,7 +256,7 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
 
     let port = free_port();
     let prometheus = format!("http://127.0.0.1:{port}");
-    let _prometheus = start_prometheus(&dir, &metrics, port);
+    let prometheus_process = start_prometheus(dir, &metrics, port);
 
     let mut checks: Vec<(String, String)> = Vec::new();
     for (name, _, dashboard) in dashboards() {
@@ -348,7 +300,7 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+    let log = prometheus_process.stderr_so_far();
     assert!(
         failing.is_empty(),
         "after {:?}, {} of {} queries still fail:\n{}\nprometheus log:\n{log}",
@@ -366,7 +318,6 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
         checks.len(),
         started.elapsed()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn dashboards() -> Vec<(String, String, Value)> {

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Exporter, Exposition, eventually, start_sim};
+use common::{DEMO_PASSWORD, Exporter, Exposition, Polling, eventually, start_sim};
 use iadvize_exporter::simulator::SimConfig;
 
 /// Runs `promtool check metrics` on `exposition`; returns whether it succeeded, and all
@@ -87,24 +87,11 @@ const WANTED: [&str; 7] = [
 async fn live_metrics_pass_promtool_in_every_encoding() {
     let sim = start_sim(varied_account()).await;
     let url = sim.base_url();
-    let exporter = Exporter::start(
-        &[
-            "--iadvize.url",
-            &url,
-            "--iadvize.username",
-            "demo@example.com",
-            "--iadvize.max-requests-per-second",
-            "500",
-            "--poll.interval",
-            "250ms",
-            "--poll.overlap",
-            "2s",
-            "--poll.revisit-interval",
-            "1s",
-        ],
-        &[("IADVIZE_PASSWORD", "demo")],
-    )
-    .await;
+    let polling = Polling {
+        revisit_horizon: None,
+        ..Polling::FAST
+    };
+    let exporter = Exporter::start(&polling.flags(&url, &[]), &DEMO_PASSWORD).await;
 
     let (text, exposition) = eventually(
         Duration::from_secs(30),

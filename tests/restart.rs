@@ -3,69 +3,24 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    Exposition, business_view, diff, eventually, expected_from_truth, sleep_until_unix, start_sim,
+    DEMO_PASSWORD, ExporterProcess, agrees, conversations_closed, eventually, expected_from_truth,
+    fast_poll_flags, free_port, sleep_until_unix, start_sim,
 };
 use iadvize_exporter::simulator::{Faults, SimConfig};
 use iadvize_exporter::state;
 use rand::{Rng, SeedableRng};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iadvize-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn spawn(sim_url: &str, port: u16, state_file: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_iadvize-exporter"))
-        .args([
-            "--iadvize.url",
-            sim_url,
-            "--iadvize.username",
-            "demo@example.com",
-            "--iadvize.max-requests-per-second",
-            "500",
-            "--poll.interval",
-            "250ms",
-            "--poll.overlap",
-            "2s",
-            "--poll.revisit-interval",
-            "1s",
-            "--poll.revisit-horizon",
-            "1h",
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.level",
-            "warn",
-        ])
-        .arg("--state.file")
-        .arg(state_file)
-        .env("IADVIZE_PASSWORD", "demo")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
-}
-
-async fn scrape(port: u16) -> Result<Exposition, String> {
-    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Exposition::parse(&body))
+fn spawn(sim_url: &str, port: u16, state_file: &Path) -> ExporterProcess {
+    let state_file = state_file.to_str().unwrap();
+    let flags = fast_poll_flags(
+        sim_url,
+        &["--log.level", "warn", "--state.file", state_file],
+    );
+    ExporterProcess::spawn_on(port, &flags, &DEMO_PASSWORD)
 }
 
 async fn counting_start(state_file: &Path) -> f64 {
@@ -76,28 +31,6 @@ async fn counting_start(state_file: &Path) -> f64 {
         }
     })
     .await
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,8 +52,8 @@ async fn kill_9_and_restart_keeps_counts_exact() {
     })
     .await;
     let url = sim.base_url();
-    let dir = temp_dir("restart");
-    let state_file = dir.join("state.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
     let port = free_port();
     let mut child = spawn(&url, port, &state_file);
     let since = counting_start(&state_file).await;
@@ -129,33 +62,25 @@ async fn kill_9_and_restart_keeps_counts_exact() {
     for _ in 0..4 {
         let pause = rng.random_range(500..2500);
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.kill(); // SIGKILL
         child = spawn(&url, port, &state_file);
     }
 
     sleep_until_unix(sim.complete_at().unwrap()).await;
     let expected = expected_from_truth(&sim.truth(since, None));
-    let total: f64 = expected
-        .iter()
-        .filter(|(k, _)| k.starts_with("iadvize_conversations_closed_total"))
-        .map(|(_, v)| v)
-        .sum();
+    let total = conversations_closed(&expected);
     assert!(total > 1000.0, "enough traffic: {total}");
     eventually(
         Duration::from_secs(40),
         "exact counts after restarts",
-        || async {
-            let d = diff(&business_view(&scrape(port).await?), &expected);
-            if d.is_empty() { Ok(()) } else { Err(d) }
-        },
+        || async { agrees(&child.scrape().await?, &expected) },
     )
     .await;
 
     // SIGTERM: the state is written and the process exits 0 within 5 s.
     let before = std::fs::metadata(&state_file).unwrap().modified().unwrap();
-    terminate(&child);
-    let status = wait_exit(&mut child, Duration::from_secs(5));
+    child.terminate();
+    let status = child.wait(Duration::from_secs(5)).await.status;
     assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
     let after = std::fs::metadata(&state_file).unwrap().modified().unwrap();
     assert!(after >= before);
@@ -165,13 +90,10 @@ async fn kill_9_and_restart_keeps_counts_exact() {
     // And a restart from that file shows the same counts at once, before any poll.
     let mut child = spawn(&url, port, &state_file);
     eventually(Duration::from_secs(10), "restored counts", || async {
-        let d = diff(&business_view(&scrape(port).await?), &expected);
-        if d.is_empty() { Ok(()) } else { Err(d) }
+        agrees(&child.scrape().await?, &expected)
     })
     .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    child.kill();
     sim.shutdown().await;
 }
 
@@ -185,13 +107,13 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
         ..SimConfig::default()
     })
     .await;
-    let dir = temp_dir("corrupt");
-    let state_file = dir.join("state.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
     std::fs::write(&state_file, b"{\"not\": \"a state file\"}").unwrap();
     let port = free_port();
     let mut child = spawn(&sim.base_url(), port, &state_file);
     let scrape = eventually(Duration::from_secs(15), "up", || async {
-        let s = scrape(port).await?;
+        let s = child.scrape().await?;
         if s.get("iadvize_up", &[]) == Some(1.0) {
             Ok(s)
         } else {
@@ -203,14 +125,14 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
         scrape.get("iadvize_state_file_corrupt_total", &[]),
         Some(1.0)
     );
-    let aside: Vec<String> = std::fs::read_dir(&dir)
+    let aside: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("state.bin.corrupt-"))
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
-    let kept = std::fs::read(dir.join(&aside[0])).unwrap();
+    let kept = std::fs::read(dir.path().join(&aside[0])).unwrap();
     assert_eq!(
         kept, b"{\"not\": \"a state file\"}",
         "the damaged file is kept for examination"
@@ -222,8 +144,6 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
         }
     })
     .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    child.kill();
     sim.shutdown().await;
 }

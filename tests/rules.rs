@@ -5,12 +5,12 @@
 //! promtool comes with the Debian package `prometheus`; without it these tests fail, on
 //! purpose, with a message saying so.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::repo;
 
 /// Runs promtool with these arguments in `prometheus/`; returns whether it succeeded,
 /// and everything it printed.

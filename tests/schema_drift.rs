@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{Exposition, eventually, start_sim};
+use common::{DEMO_PASSWORD, ExporterProcess, eventually, run, start_sim};
 use iadvize_exporter::simulator::SimConfig;
 
 const DROPPED: &str = "externalConversionId";
@@ -84,24 +83,6 @@ async fn start_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
     (format!("http://{addr}"), drifted)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn scrape(port: u16) -> Result<Exposition, String> {
-    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Exposition::parse(&body))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_field_is_named_and_polls_recover() {
     let sim = start_sim(SimConfig {
@@ -113,26 +94,19 @@ async fn a_dropped_field_is_named_and_polls_recover() {
     })
     .await;
     let (url, drifted) = start_proxy(sim.base_url()).await;
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("iadvize-drift-{}.log", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iadvize-exporter"))
-        .args([
+    let mut child = ExporterProcess::spawn(
+        &[
             "--iadvize.url",
             &url,
             "--iadvize.username",
             "demo@example.com",
             "--poll.interval",
             "300ms",
-        ])
-        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
-        .env("IADVIZE_PASSWORD", "demo")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+        ],
+        &DEMO_PASSWORD,
+    );
     eventually(Duration::from_secs(15), "up", || async {
-        let s = scrape(port).await?;
+        let s = child.scrape().await?;
         if s.get("iadvize_up", &[]) == Some(1.0) {
             Ok(())
         } else {
@@ -146,7 +120,7 @@ async fn a_dropped_field_is_named_and_polls_recover() {
         Duration::from_secs(15),
         "polls fail on the dropped field",
         || async {
-            let s = scrape(port).await?;
+            let s = child.scrape().await?;
             match (
                 s.get("iadvize_up", &[]),
                 s.get("iadvize_poll_failures_total", &[]),
@@ -157,7 +131,7 @@ async fn a_dropped_field_is_named_and_polls_recover() {
         },
     )
     .await;
-    let stderr = std::fs::read_to_string(&log).unwrap();
+    let stderr = child.stderr_so_far();
     assert!(
         stderr
             .lines()
@@ -166,7 +140,8 @@ async fn a_dropped_field_is_named_and_polls_recover() {
     );
     // Retried, not given up: failures keep coming while the field is gone.
     eventually(Duration::from_secs(10), "more failed polls", || async {
-        let f = scrape(port)
+        let f = child
+            .scrape()
             .await?
             .get("iadvize_poll_failures_total", &[])
             .unwrap_or(0.0);
@@ -180,7 +155,7 @@ async fn a_dropped_field_is_named_and_polls_recover() {
 
     drifted.store(false, Ordering::Relaxed);
     eventually(Duration::from_secs(15), "up again", || async {
-        let s = scrape(port).await?;
+        let s = child.scrape().await?;
         if s.get("iadvize_up", &[]) == Some(1.0) {
             Ok(())
         } else {
@@ -188,33 +163,26 @@ async fn a_dropped_field_is_named_and_polls_recover() {
         }
     })
     .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
 
     // `check` reports the same.
     drifted.store(true, Ordering::Relaxed);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_iadvize-exporter"))
-        .args([
+    let out = run(
+        &[
             "check",
             "--iadvize.url",
             &url,
             "--iadvize.username",
             "demo@example.com",
-        ])
-        .env("IADVIZE_PASSWORD", "demo")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        ],
+        &DEMO_PASSWORD,
+    )
+    .await;
+    assert_eq!(out.code(), Some(1));
+    let text = out.output();
     assert!(
         text.contains(DROPPED) && text.contains("400"),
         "check names the field: {text}"
     );
-    let _ = std::fs::remove_file(&log);
     sim.shutdown().await;
 }

@@ -3,24 +3,31 @@
 //! configs refused at start-up, the bcrypt hash and the password kept out of the logs,
 //! and a real Prometheus scraping the exporter over HTTPS with basic auth.
 
-use std::io::Read;
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+
+use common::{
+    BIN, Ca, ExporterProcess, Leaf, Process, WriteFiles, eventually_every, free_port, https_client,
+    prometheus_binary,
+};
 use iadvize_exporter::metrics::Metrics;
 use iadvize_exporter::web::{self, Reload, ServerLimits, WebSecurity, WebState};
 use reqwest::StatusCode;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
+use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-const BIN: &str = env!("CARGO_BIN_EXE_iadvize-exporter");
+/// Handshakes and reloads are quick: poll them more often than the toolbox's default.
+const EVERY: Duration = Duration::from_millis(100);
 
 /// The scraper's password, and its bcrypt hashes made by another implementation
 /// (libxcrypt, through Python's `crypt.crypt`): cost 4 keeps the debug-build tests fast,
@@ -33,117 +40,6 @@ const USER: &str = "prometheus";
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "iadvize-web-security-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A certificate and its private key, in PEM.
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-}
-
-impl Leaf {
-    fn der(&self) -> Vec<u8> {
-        CertificateDer::from_pem_slice(self.cert_pem.as_bytes())
-            .unwrap()
-            .to_vec()
-    }
-
-    /// Certificate then key, as reqwest wants an identity.
-    fn identity(&self) -> reqwest::Identity {
-        reqwest::Identity::from_pem(format!("{}{}", self.cert_pem, self.key_pem).as_bytes())
-            .unwrap()
-    }
-}
-
-/// A certificate authority made for the test.
-struct Ca {
-    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        Ca {
-            issuer: rcgen::CertifiedIssuer::self_signed(params, key).unwrap(),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    fn sign(&self, sans: Vec<rcgen::SanType>, usage: rcgen::ExtendedKeyUsagePurpose) -> Leaf {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.subject_alt_names = sans;
-        params.extended_key_usages = vec![usage];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-
-    /// A server certificate for 127.0.0.1 and localhost.
-    fn server(&self) -> Leaf {
-        self.sign(
-            vec![
-                rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()),
-                rcgen::SanType::DnsName("localhost".try_into().unwrap()),
-            ],
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-        )
-    }
-
-    /// A client certificate with this DNS name.
-    fn client(&self, dns_name: &str) -> Leaf {
-        self.sign(
-            vec![rcgen::SanType::DnsName(dns_name.try_into().unwrap())],
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        )
-    }
-}
 
 /// The web server alone, in this process, with no poller behind it: what is under test
 /// here is the protection in front of the routes.
@@ -213,18 +109,13 @@ fn tls_config(dir: &TempDir, server: &Leaf, tls_extra: &str, extra: &str) -> Pat
     )
 }
 
-/// An HTTPS client that trusts only `ca`, presenting `identity` if given. No connection
-/// reuse, so every request does a handshake of its own.
-fn https_client(ca: &Ca, identity: Option<&Leaf>) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(30));
-    if let Some(leaf) = identity {
-        builder = builder.identity(leaf.identity());
-    }
-    builder.build().unwrap()
+/// A TLS server that asks for client certificates of `ca`, as the `client_auth` lines
+/// (under `tls_server_config`) say.
+async fn client_auth_server(dir: &TempDir, ca: &Ca, client_auth: &str) -> Server {
+    dir.write("clients.crt", &ca.pem());
+    let client_auth = format!("{client_auth}  client_ca_file: clients.crt\n");
+    let web_config = tls_config(dir, &ca.server(), &client_auth, "");
+    Server::start(&web_config, ServerLimits::default()).await
 }
 
 fn plain_client() -> reqwest::Client {
@@ -286,31 +177,13 @@ async fn served_certificate(addr: SocketAddr, ca: &Ca) -> Result<Vec<u8>, String
     Ok(certs.first().ok_or("empty chain")?.to_vec())
 }
 
-/// Polls `check` every 100 ms until it returns `Ok`, for at most `limit`.
-async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(last) if Instant::now() > deadline => {
-                panic!("{what}: not reached within {limit:?}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // TLS and mTLS
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn tls_serves_the_metrics_to_clients_that_trust_the_ca() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let server = Server::start(
         &tls_config(&dir, &ca.server(), "", ""),
@@ -346,16 +219,14 @@ async fn tls_serves_the_metrics_to_clients_that_trust_the_ca() {
 
 #[tokio::test]
 async fn mtls_accepts_clients_of_the_ca_and_refuses_the_others() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
-    dir.write("clients.crt", &ca.pem());
-    let web_config = tls_config(
+    let server = client_auth_server(
         &dir,
-        &ca.server(),
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n",
-        "",
-    );
-    let server = Server::start(&web_config, ServerLimits::default()).await;
+        &ca,
+        "  client_auth_type: RequireAndVerifyClientCert\n",
+    )
+    .await;
     let url = server.https("/metrics");
 
     let prometheus = ca.client("prometheus.example");
@@ -374,16 +245,13 @@ async fn mtls_accepts_clients_of_the_ca_and_refuses_the_others() {
 
 #[tokio::test]
 async fn mtls_with_allowed_sans_refuses_other_names_from_the_same_ca() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
-    dir.write("clients.crt", &ca.pem());
-    let web_config = tls_config(
+    let server = client_auth_server(
         &dir,
-        &ca.server(),
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n  client_allowed_sans: [prometheus.example]\n",
-        "",
-    );
-    let server = Server::start(&web_config, ServerLimits::default()).await;
+        &ca,
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: [prometheus.example]\n",
+    ).await;
     let url = server.https("/metrics");
 
     let allowed = ca.client("prometheus.example");
@@ -398,16 +266,10 @@ async fn mtls_with_allowed_sans_refuses_other_names_from_the_same_ca() {
 
 #[tokio::test]
 async fn verify_client_cert_if_given_lets_certificate_less_clients_in() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
-    dir.write("clients.crt", &ca.pem());
-    let web_config = tls_config(
-        &dir,
-        &ca.server(),
-        "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: clients.crt\n",
-        "",
-    );
-    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let server =
+        client_auth_server(&dir, &ca, "  client_auth_type: VerifyClientCertIfGiven\n").await;
     let url = server.https("/metrics");
 
     assert_eq!(
@@ -429,7 +291,7 @@ async fn verify_client_cert_if_given_lets_certificate_less_clients_in() {
 
 #[tokio::test]
 async fn the_certificate_is_rotated_while_serving() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let first = ca.server();
     let server = Server::start(&tls_config(&dir, &first, "", ""), ServerLimits::default()).await;
@@ -442,7 +304,8 @@ async fn the_certificate_is_rotated_while_serving() {
     let second = ca.server();
     dir.write("server.key", &second.key_pem);
     dir.write("server.crt", &second.cert_pem);
-    eventually(
+    eventually_every(
+        EVERY,
         Duration::from_secs(30),
         "the new certificate is served",
         || async {
@@ -484,7 +347,7 @@ async fn the_certificate_is_rotated_while_serving() {
 
 #[tokio::test]
 async fn basic_auth_right_wrong_missing_and_unknown_user() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let web_config = tls_config(
         &dir,
@@ -547,7 +410,7 @@ async fn basic_auth_right_wrong_missing_and_unknown_user() {
 
 #[tokio::test]
 async fn a_malformed_authorization_header_gets_401() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let web_config = dir.write(
         "web.yml",
         &format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n"),
@@ -649,94 +512,9 @@ async fn headers_sent_too_slowly_get_the_connection_closed() {
 // The binary: start-up refusals, logs, and a real Prometheus
 // ---------------------------------------------------------------------------------------
 
-/// The binary as a child process, its output drained by threads so a chatty child never
-/// blocks; killed on drop.
-struct Process {
-    child: Child,
-    output: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Process {
-    fn spawn(program: &str, args: &[&str]) -> Process {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("IADVIZE_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        let output = Arc::new(Mutex::new(Vec::new()));
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let output = output.clone();
-            std::thread::spawn(move || {
-                let mut pipe = pipe;
-                let mut buffer = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                    output.lock().unwrap().extend_from_slice(&buffer[..n]);
-                }
-            });
-        }
-        Process { child, output }
-    }
-
-    fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Waits at most `limit` for the exit code; kills the child past it.
-    async fn wait(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the drain threads catch the last lines.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("still running after {limit:?}; output:\n{}", self.output());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let server = ca.server();
     dir.write("server.crt", &server.cert_pem);
@@ -779,7 +557,7 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
     for (what, yaml, named) in cases {
         let file = dir.write("web.yml", &yaml);
         let file = file.to_str().unwrap();
-        let mut process = Process::spawn(
+        let process = Process::spawn(
             BIN,
             &[
                 "--demo",
@@ -788,9 +566,11 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
                 "--web.config.file",
                 file,
             ],
+            &[],
         );
-        let code = process.wait(Duration::from_secs(30)).await;
-        let output = process.output();
+        let finished = process.wait(Duration::from_secs(30)).await;
+        let code = finished.code();
+        let output = finished.output();
         assert_eq!(code, Some(2), "{what}: {output}");
         assert!(
             output.contains(file),
@@ -807,46 +587,46 @@ async fn bad_web_configs_stop_start_up_with_exit_2_naming_the_key_or_file() {
             "{what}: the hash is shown: {output}"
         );
     }
-    let mut process = Process::spawn(
+    let process = Process::spawn(
         BIN,
         &[
             "--demo",
             "--web.config.file",
-            dir.path("absent.yml").to_str().unwrap(),
+            dir.path().join("absent.yml").to_str().unwrap(),
         ],
+        &[],
     );
-    assert_eq!(process.wait(Duration::from_secs(30)).await, Some(2));
+    let finished = process.wait(Duration::from_secs(30)).await;
+    assert_eq!(finished.code(), Some(2));
     assert!(
-        process.output().contains("absent.yml"),
+        finished.output().contains("absent.yml"),
         "{}",
-        process.output()
+        finished.output()
     );
 }
 
 #[tokio::test]
 async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let server = ca.server();
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n");
     let web_config = tls_config(&dir, &server, "", &yaml);
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let mut process = Process::spawn(
-        BIN,
+    let process = ExporterProcess::spawn(
         &[
             "--demo",
             "--log.level",
             "trace",
-            "--web.listen-address",
-            &address,
             "--web.config.file",
             web_config.to_str().unwrap(),
         ],
+        &[],
     );
+    let address = process.address.clone();
     let client = https_client(&ca, None);
     let url = format!("https://{address}/metrics");
-    eventually(
+    eventually_every(
+        EVERY,
         Duration::from_secs(60),
         "the exporter answers over TLS",
         || async {
@@ -889,11 +669,12 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
         ),
     )
     .unwrap();
-    eventually(
+    eventually_every(
+        EVERY,
         Duration::from_secs(30),
         "the broken reload is logged",
         || async {
-            let output = process.output();
+            let output = process.output_so_far();
             if output.contains("previous one stays in force") {
                 Ok(())
             } else {
@@ -908,8 +689,9 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
     );
 
     process.terminate();
-    assert_eq!(process.wait(Duration::from_secs(30)).await, Some(0));
-    let output = process.output();
+    let finished = process.wait(Duration::from_secs(30)).await;
+    assert_eq!(finished.code(), Some(0));
+    let output = finished.output();
     assert!(
         output.contains("level=trace"),
         "not at trace level:\n{output}"
@@ -934,45 +716,18 @@ async fn trace_logs_never_show_the_hash_the_password_or_the_key() {
     }
 }
 
-/// Where the Prometheus server is: on the `PATH`, or where Debian puts it.
-fn prometheus_binary() -> PathBuf {
-    let candidates = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join("prometheus"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    candidates
-        .into_iter()
-        .chain([PathBuf::from("/usr/bin/prometheus")])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the end-to-end test needs the Prometheus server: install the Debian package \
-                 `prometheus` (.ci/run does)"
-            )
-        })
-}
-
 #[tokio::test]
 async fn prometheus_scrapes_over_https_with_basic_auth() {
     let prometheus_bin = prometheus_binary();
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_10}\n");
     let web_config = tls_config(&dir, &ca.server(), "", &yaml);
-    let exporter_address = format!("127.0.0.1:{}", free_port());
-    let exporter = Process::spawn(
-        BIN,
-        &[
-            "--demo",
-            "--web.listen-address",
-            &exporter_address,
-            "--web.config.file",
-            web_config.to_str().unwrap(),
-        ],
+    let exporter = ExporterProcess::spawn(
+        &["--demo", "--web.config.file", web_config.to_str().unwrap()],
+        &[],
     );
+    let exporter_address = exporter.address.clone();
 
     dir.write("ca.crt", &ca.pem());
     dir.write("password", PASSWORD);
@@ -990,23 +745,25 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
              \x20     ca_file: {ca}\n\
              \x20   static_configs:\n\
              \x20     - targets: ['{exporter_address}']\n",
-            password = dir.path("password").display(),
-            ca = dir.path("ca.crt").display(),
+            password = dir.path().join("password").display(),
+            ca = dir.path().join("ca.crt").display(),
         ),
     );
     let prometheus_address = format!("127.0.0.1:{}", free_port());
     let prometheus = Process::spawn(
-        prometheus_bin.to_str().unwrap(),
+        prometheus_bin,
         &[
             &format!("--config.file={}", prometheus_config.display()),
-            &format!("--storage.tsdb.path={}", dir.path("data").display()),
+            &format!("--storage.tsdb.path={}", dir.path().join("data").display()),
             &format!("--web.listen-address={prometheus_address}"),
         ],
+        &[],
     );
 
     let api = plain_client();
     let query = format!("http://{prometheus_address}/api/v1/query");
-    let up = eventually(
+    let up = eventually_every(
+        EVERY,
         Duration::from_secs(50),
         "Prometheus sees up == 1",
         || async {
@@ -1024,8 +781,8 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
                 Some("1") => Ok(body),
                 _ => Err(format!(
                     "{body}\n--- exporter ---\n{}\n--- prometheus ---\n{}",
-                    exporter.output(),
-                    prometheus.output()
+                    exporter.output_so_far(),
+                    prometheus.output_so_far()
                 )),
             }
         },
@@ -1053,7 +810,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
 #[ignore = "a measurement, run by hand in release mode"]
 async fn added_latency_of_an_authenticated_tls_scrape() {
     const SCRAPES: usize = 300;
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("test CA");
     let yaml = format!("basic_auth_users:\n  {USER}: {HASH_COST_10}\n");
     let protected = Server::start(
