@@ -268,7 +268,7 @@ def check_every_toggle_on():
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["state"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
     args = container(kinds)["args"]
-    assert "--state.file=/var/lib/iadvize-exporter/state.json" in args, args
+    assert "--state.file=/var/lib/iadvize-exporter/state.bin" in args, args
     assert {"mountPath": "/var/lib/iadvize-exporter", "name": "state"} in container(kinds)["volumeMounts"]
 
     # Flags through values, extraArgs and extraEnv.
