@@ -4,13 +4,16 @@
 - `helm lint --strict` is clean, with the default values and with every toggle on.
 - values.schema.json accepts the value sets below and refuses bad ones.
 - The chart renders, with Helm's own Go library (PyPI helm-python-sdk), with the default
-  values, with every toggle on, with an existing Secret, in demo mode, and with tuned
-  alerts; every rendered core manifest passes `kubernetes-validate --strict`, and the
+  values plus a login, with every toggle on, with an existing Secret, with a token Secret,
+  in demo mode, and with tuned alerts; every rendered core manifest passes `kubernetes-validate --strict`, and the
   Prometheus Operator resources have the structure the operator expects.
 - The PrometheusRule's rules equal prometheus/iadvize.rules.yml with the default values,
   and tuned values change exactly the thresholds, durations and labels asked for, and
   still pass `promtool check rules`.
-- The workload is hardened, the password is a mounted file and never an argument.
+- The workload is hardened, the password and the token are mounted files and never
+  arguments.
+- Values that would install but not run are refused at render time with a message that
+  says what to set: no credentials, a token with a login, persistence with replicas.
 """
 
 import base64
@@ -62,6 +65,9 @@ ALL_ON = {
     "extraVolumes": [{"name": "web-config", "secret": {"secretName": "iadvize-web-config"}}],
     "extraVolumeMounts": [{"name": "web-config", "mountPath": "/etc/iadvize-exporter/web", "readOnly": True}],
 }
+# The default values plus the one thing they lack: a login.
+MINIMAL = {"iadvize": {"username": "ops@example.com", "password": PASSWORD}}
+TOKEN = {"iadvize": {"tokenSecret": "iadvize-token", "tokenSecretKey": "access-token"}}
 EXISTING_SECRET = {
     "iadvize": {
         "username": "ops@example.com",
@@ -71,6 +77,7 @@ EXISTING_SECRET = {
 }
 DEMO = {"demo": True, "serviceMonitor": {"enabled": True}}
 TUNED = {
+    **MINIMAL,
     "prometheusRule": {
         "enabled": True,
         "thresholds": {"csat_average_min": 4.2, "nps_min_responses": 100, "data_age_seconds_max": 1800},
@@ -81,6 +88,34 @@ TUNED = {
         "additionalAlertLabels": {"team": "support"},
     }
 }
+# Values the schema accepts but the templates refuse: what, values, what the message must say.
+CREDENTIALS_HINT = ["iadvize.username", "iadvize.existingSecret", "iadvize.password", "iadvize.tokenSecret", "demo=true"]
+REFUSED_VALUES = [
+    ("the default values: no credentials", {}, ["no iAdvize credentials", *CREDENTIALS_HINT]),
+    ("a username without a password", {"iadvize": {"username": "ops@example.com"}},
+     ["iadvize.username is set but no password", "iadvize.existingSecret", "iadvize.password"]),
+    ("an existing Secret without a username", {"iadvize": {"existingSecret": "iadvize-credentials"}},
+     ["iadvize.username is empty", "set iadvize.username"]),
+    ("a password without a username", {"iadvize": {"password": PASSWORD}}, ["iadvize.username is empty"]),
+    ("a token Secret with a login", {"iadvize": {**TOKEN["iadvize"], "username": "ops@example.com"}},
+     ["iadvize.tokenSecret and a login", "keep iadvize.tokenSecret alone"]),
+    ("persistence with two replicas", {**MINIMAL, "replicaCount": 2, "persistence": {"enabled": True}},
+     ["persistence.enabled with replicaCount=2", "state.bin", "last writer wins", "replicaCount=1"]),
+    ("persistence on an existing claim with three replicas, in demo mode",
+     {"demo": True, "replicaCount": 3, "persistence": {"enabled": True, "existingClaim": "shared"}},
+     ["persistence.enabled with replicaCount=3", "last writer wins"]),
+]
+# Next to them, values that must still render.
+ACCEPTED_VALUES = [
+    ("a username and a password", MINIMAL),
+    ("a username and an existing Secret", EXISTING_SECRET),
+    ("a token Secret", TOKEN),
+    ("demo mode", DEMO),
+    ("demo mode with a username left over", {"demo": True, "iadvize": {"username": "ops@example.com"}}),
+    ("persistence with one replica", {**MINIMAL, "persistence": {"enabled": True}}),
+    ("two replicas without persistence", {**MINIMAL, "replicaCount": 2}),
+    ("persistence with no replica", {**MINIMAL, "replicaCount": 0, "persistence": {"enabled": True}}),
+]
 BAD_VALUES = [
     ("a threshold that is not a number", {"prometheusRule": {"thresholds": {"csat_average_min": "high"}}}),
     ("an unknown threshold", {"prometheusRule": {"thresholds": {"csat_median_min": 3}}}),
@@ -198,7 +233,8 @@ def check_copies_are_identical():
 
 
 def check_lint_strict():
-    for label, values in (("default values", None), ("every toggle on", ALL_ON)):
+    # Lint renders too, but turns `fail` into a log line: the refusals are checked apart.
+    for label, values in (("default values plus a login", MINIMAL), ("every toggle on", ALL_ON)):
         report = helm.lint(str(CHART), values, strict=True)
         problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
         assert report["total_charts_linted"] == 1, report
@@ -215,12 +251,30 @@ def check_schema_refuses_bad_values():
             raise AssertionError(f"values.schema.json accepts {what}: {values}")
 
 
+def check_render_refusals():
+    for what, values, expected in REFUSED_VALUES:
+        try:
+            render(values)
+        except helm.HelmError as error:
+            message = str(error)
+            missing = [e for e in expected if e not in message]
+            assert not missing, f"refusing {what}, the message lacks {missing}: {message}"
+            continue
+        raise AssertionError(f"the chart renders {what}: {values}")
+    for what, values in ACCEPTED_VALUES:
+        try:
+            docs, _ = render(values)
+        except helm.HelmError as error:
+            raise AssertionError(f"the chart refuses {what}: {values}: {error}") from None
+        assert "Deployment" in by_kind(docs), what
+
+
 def check_default_render():
-    docs, notes = render({})
+    docs, notes = render(MINIMAL)
     kinds = by_kind(docs)
     assert set(kinds) == {"Deployment", "Service", "ServiceAccount", "Secret"}, set(kinds)
     validate_core(docs, "defaults")
-    assert "iadvize.username is empty" in notes, notes
+    assert "WARNING" not in notes, notes
 
 
 def check_every_toggle_on():
@@ -268,7 +322,8 @@ def check_every_toggle_on():
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["state"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
     args = container(kinds)["args"]
-    assert "--state.file=/var/lib/iadvize-exporter/state.json" in args, args
+    assert "--state.file=/var/lib/iadvize-exporter/state.bin" in args, args
+    assert not any("state.json" in a for a in args), args
     assert {"mountPath": "/var/lib/iadvize-exporter", "name": "state"} in container(kinds)["volumeMounts"]
 
     # Flags through values, extraArgs and extraEnv.
@@ -289,7 +344,13 @@ def check_every_toggle_on():
 
 
 def check_hardened_workload():
-    for label, values in (("defaults", {}), ("all-on", ALL_ON), ("existing secret", EXISTING_SECRET), ("demo", DEMO)):
+    for label, values in (
+        ("defaults", MINIMAL),
+        ("all-on", ALL_ON),
+        ("existing secret", EXISTING_SECRET),
+        ("token", TOKEN),
+        ("demo", DEMO),
+    ):
         kinds = by_kind(render(values)[0])
         pod = kinds["Deployment"]["spec"]["template"]["spec"]
         box = container(kinds)
@@ -338,6 +399,27 @@ def check_password_is_a_mounted_file():
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["password"]["secret"]["secretName"] == "iadvize-credentials"
     assert volumes["password"]["secret"]["items"] == [{"key": "iadvize-password", "path": "password"}]
+    assert "WARNING" not in notes, notes
+
+    # A token Secret: mounted, named by --iadvize.token-file, and no login beside it (the
+    # exporter refuses both).
+    docs, notes = render(TOKEN)
+    kinds = by_kind(docs)
+    validate_core(docs, "token")
+    assert "Secret" not in kinds, sorted(kinds)
+    box = container(kinds)
+    assert "--iadvize.token-file=/etc/iadvize-exporter/token/token" in box["args"], box["args"]
+    assert not any(a.startswith(("--iadvize.username", "--iadvize.password-file")) for a in box["args"]), box["args"]
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert set(volumes) == {"token"}, sorted(volumes)
+    assert volumes["token"]["secret"] == {
+        "secretName": "iadvize-token",
+        "items": [{"key": "access-token", "path": "token"}],
+        "defaultMode": 0o440,
+    }, volumes["token"]
+    # A directory mount, not a subPath: a replaced token reaches the running pod.
+    assert box["volumeMounts"] == [{"name": "token", "mountPath": "/etc/iadvize-exporter/token", "readOnly": True}]
     assert "WARNING" not in notes, notes
 
     # Demo: no credentials at all.
@@ -403,6 +485,7 @@ CHECKS = [
     check_copies_are_identical,
     check_lint_strict,
     check_schema_refuses_bad_values,
+    check_render_refusals,
     check_default_render,
     check_every_toggle_on,
     check_hardened_workload,
