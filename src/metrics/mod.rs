@@ -6,15 +6,10 @@
 //! snapshot and format, and a scrape joins those shared bytes to its few live lines.
 //! Swapping an `Arc` is the only lock a scrape and the poller ever share.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram as LiveHistogram;
 use prometheus_client::registry::Registry;
 
 use crate::iadvize::{ApiObserver, Endpoint, RetryReason};
@@ -24,68 +19,26 @@ mod business;
 mod exposition;
 mod family;
 mod gzip;
+mod health;
 mod process;
 
 use business::Business;
 pub use exposition::{Exposition, Format, ScrapeError};
 use gzip::{Segment, gzip_member};
+use health::Health;
 use process::ProcessCollector;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    endpoint: &'static str,
-    code: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EndpointLabels {
-    endpoint: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RetryLabels {
-    endpoint: &'static str,
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BuildLabels {
-    version: String,
-    revision: String,
-    rustc: String,
-}
-
-/// Request latency buckets, in seconds: from a fast answer to the 30 s default timeout.
-const REQUEST_SECONDS_BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
 
 /// The exporter's metrics and readiness.
 #[derive(Debug)]
 pub struct Metrics {
-    registry: Registry,
-    up: Gauge,
-    last_success: Gauge<f64, AtomicU64>,
-    poll_duration: Gauge<f64, AtomicU64>,
-    polls: Counter,
-    poll_failures: Counter,
-    watermark: Gauge<f64, AtomicU64>,
-    api_requests: Family<RequestLabels, Counter>,
-    api_request_duration: Family<EndpointLabels, LiveHistogram>,
-    api_retries: Family<RetryLabels, Counter>,
-    token_renewals: Counter,
-    token_expiry: Gauge<f64, AtomicU64>,
-    fetched: Counter,
-    state_corrupt: Counter,
-    state_write_failures: Counter,
-    /// `process_*`: live like `registry`, but apart, so that it keeps its place after the
+    health: Health,
+    /// `process_*`: live like `health`, but apart, so that it keeps its place after the
     /// business families.
     process: Registry,
     business: RwLock<Arc<Business>>,
     /// For each variant (format, gzip or not), the generation of the business figures
     /// it was last scraped from; 0 for never.
     served: [AtomicU64; VARIANTS],
-    ready: AtomicBool,
 }
 
 /// Text and OpenMetrics, each plain or gzipped.
@@ -108,125 +61,13 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let up = Gauge::default();
-        registry.register(
-            "iadvize_up",
-            "1 when the last poll of iAdvize succeeded, else 0",
-            up.clone(),
-        );
-        let last_success = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "iadvize_last_successful_poll_timestamp_seconds",
-            "Unix time of the last successful poll",
-            last_success.clone(),
-        );
-        let poll_duration = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "iadvize_poll_duration_seconds",
-            "How long the last poll took",
-            poll_duration.clone(),
-        );
-        let polls = Counter::default();
-        registry.register("iadvize_polls", "Polls started", polls.clone());
-        let poll_failures = Counter::default();
-        registry.register(
-            "iadvize_poll_failures",
-            "Polls that failed",
-            poll_failures.clone(),
-        );
-        let watermark = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "iadvize_data_watermark_timestamp_seconds",
-            "Close time up to which every conversation has been read",
-            watermark.clone(),
-        );
-        let api_requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "iadvize_api_requests",
-            "Requests to iAdvize, by endpoint and HTTP status (error when no response came)",
-            api_requests.clone(),
-        );
-        let api_request_duration =
-            Family::<EndpointLabels, LiveHistogram>::new_with_constructor(|| {
-                LiveHistogram::new(REQUEST_SECONDS_BUCKETS)
-            });
-        registry.register(
-            "iadvize_api_request_duration_seconds",
-            "Latency of requests to iAdvize",
-            api_request_duration.clone(),
-        );
-        let api_retries = Family::<RetryLabels, Counter>::default();
-        registry.register(
-            "iadvize_api_retries",
-            "Requests to iAdvize that were retried, by reason",
-            api_retries.clone(),
-        );
-        let token_renewals = Counter::default();
-        registry.register(
-            "iadvize_token_renewals",
-            "Logins made to iAdvize",
-            token_renewals.clone(),
-        );
-        let token_expiry = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "iadvize_token_expiry_timestamp_seconds",
-            "When the current iAdvize access token expires",
-            token_expiry.clone(),
-        );
-        let fetched = Counter::default();
-        registry.register(
-            "iadvize_conversations_fetched",
-            "Conversation records read from iAdvize, duplicates included",
-            fetched.clone(),
-        );
-        let state_corrupt = Counter::default();
-        registry.register(
-            "iadvize_state_file_corrupt",
-            "State files found damaged or foreign at start-up and moved aside",
-            state_corrupt.clone(),
-        );
-        let state_write_failures = Counter::default();
-        registry.register(
-            "iadvize_state_file_write_failures",
-            "Saves of the state file that failed",
-            state_write_failures.clone(),
-        );
-        let build_info = Family::<BuildLabels, Gauge>::default();
-        build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                revision: env!("IADVIZE_EXPORTER_REVISION").to_owned(),
-                rustc: env!("IADVIZE_EXPORTER_RUSTC").to_owned(),
-            })
-            .set(1);
-        registry.register(
-            "iadvize_exporter_build_info",
-            "Build of the exporter; always 1",
-            build_info,
-        );
         let mut process = Registry::default();
         process.register_collector(Box::new(ProcessCollector));
         Metrics {
-            registry,
-            up,
-            last_success,
-            poll_duration,
-            polls,
-            poll_failures,
-            watermark,
-            api_requests,
-            api_request_duration,
-            api_retries,
-            token_renewals,
-            token_expiry,
-            fetched,
-            state_corrupt,
-            state_write_failures,
+            health: Health::new(),
             process,
             business: RwLock::new(Arc::new(Business::new(0, None))),
             served: Default::default(),
-            ready: AtomicBool::new(false),
         }
     }
 
@@ -247,11 +88,17 @@ impl Metrics {
         let mut process = String::with_capacity(1024);
         match format {
             Format::Text => {
-                prometheus_client::encoding::prometheus_text::encode(&mut head, &self.registry)?;
+                prometheus_client::encoding::prometheus_text::encode(
+                    &mut head,
+                    &self.health.registry,
+                )?;
                 prometheus_client::encoding::prometheus_text::encode(&mut process, &self.process)?;
             }
             Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode_registry(&mut head, &self.registry)?;
+                prometheus_client::encoding::text::encode_registry(
+                    &mut head,
+                    &self.health.registry,
+                )?;
                 prometheus_client::encoding::text::encode_registry(&mut process, &self.process)?;
             }
         }
@@ -313,72 +160,47 @@ impl Metrics {
     }
 
     pub fn poll_started(&self) {
-        self.polls.inc();
+        self.health.poll.started();
     }
 
     /// A poll finished; `now_seconds` is its end, Unix time.
     pub fn poll_finished(&self, ok: bool, seconds: f64, now_seconds: f64) {
-        self.poll_duration.set(seconds);
-        if ok {
-            self.up.set(1);
-            self.last_success.set(now_seconds);
-            self.ready.store(true, Ordering::Relaxed);
-        } else {
-            self.up.set(0);
-            self.poll_failures.inc();
-        }
+        self.health.poll.finished(ok, seconds, now_seconds);
     }
 
     pub fn set_watermark(&self, unix_seconds: f64) {
-        self.watermark.set(unix_seconds);
+        self.health.poll.set_watermark(unix_seconds);
     }
 
     pub fn conversations_fetched(&self, records: u64) {
-        self.fetched.inc_by(records);
+        self.health.api.conversations_fetched(records);
     }
 
     pub fn state_file_corrupt(&self) {
-        self.state_corrupt.inc();
+        self.health.state_file.corrupt();
     }
 
     pub fn state_write_failed(&self) {
-        self.state_write_failures.inc();
+        self.health.state_file.write_failed();
     }
 
     /// Whether a first poll has succeeded (`/-/ready`).
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.health.poll.is_ready()
     }
 }
 
 impl ApiObserver for Metrics {
     fn request(&self, endpoint: Endpoint, status: Option<u16>, seconds: f64) {
-        let code = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
-        self.api_requests
-            .get_or_create(&RequestLabels {
-                endpoint: endpoint.as_label(),
-                code,
-            })
-            .inc();
-        self.api_request_duration
-            .get_or_create(&EndpointLabels {
-                endpoint: endpoint.as_label(),
-            })
-            .observe(seconds);
+        self.health.api.request(endpoint, status, seconds);
     }
 
     fn retry(&self, endpoint: Endpoint, reason: RetryReason) {
-        self.api_retries
-            .get_or_create(&RetryLabels {
-                endpoint: endpoint.as_label(),
-                reason: reason.as_label(),
-            })
-            .inc();
+        self.health.api.retry(endpoint, reason);
     }
 
     fn login(&self, expires_at_unix_seconds: f64) {
-        self.token_renewals.inc();
-        self.token_expiry.set(expires_at_unix_seconds);
+        self.health.api.login(expires_at_unix_seconds);
     }
 }
 
@@ -514,17 +336,6 @@ mod tests {
         let body = m.encode(Format::OpenMetrics).unwrap();
         assert!(body.ends_with("# EOF\n"));
         golden("exposition.openmetrics", &stable(&body));
-    }
-
-    #[test]
-    fn build_info_is_one() {
-        let body = Metrics::new().encode(Format::Text).unwrap();
-        let line = body
-            .lines()
-            .find(|l| l.starts_with("iadvize_exporter_build_info{"))
-            .unwrap();
-        assert!(line.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))));
-        assert!(line.ends_with(" 1"), "{line}");
     }
 
     fn scraped(m: &Metrics, format: Format, gzip: bool) -> String {
