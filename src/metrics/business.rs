@@ -86,9 +86,7 @@ impl Business {
     fn encode(&self, format: Format) -> Result<Encoded, std::fmt::Error> {
         let mut summary = String::new();
         let Some(snapshot) = &self.snapshot else {
-            if format == Format::OpenMetrics {
-                prometheus_client::encoding::text::encode_eof(&mut summary)?;
-            }
+            format.encode_end(&mut summary)?;
             return Ok(Encoded {
                 families: Bytes::new(),
                 summary: Bytes::from(summary),
@@ -97,18 +95,9 @@ impl Business {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(BusinessFamilies(snapshot.clone())));
         let mut families = String::with_capacity(64 * 1024);
-        match format {
-            Format::Text => {
-                prometheus_client::encoding::prometheus_text::encode(&mut families, &registry)?;
-            }
-            Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode_registry(&mut families, &registry)?;
-            }
-        }
+        format.encode_registry(&mut families, &registry)?;
         encode_duration_summary(snapshot, &mut summary)?;
-        if format == Format::OpenMetrics {
-            prometheus_client::encoding::text::encode_eof(&mut summary)?;
-        }
+        format.encode_end(&mut summary)?;
         Ok(Encoded {
             families: Bytes::from(families),
             summary: Bytes::from(summary),

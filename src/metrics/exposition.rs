@@ -1,6 +1,8 @@
 //! What a scrape answers with: the format asked for, the body as chunks, and why it failed.
 
 use bytes::Bytes;
+use prometheus_client::encoding::{prometheus_text, text};
+use prometheus_client::registry::Registry;
 
 /// Which text format a scrape gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +16,7 @@ pub enum Format {
 impl Format {
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::Text => prometheus_text::CONTENT_TYPE,
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
     }
@@ -23,6 +25,23 @@ impl Format {
         match self {
             Format::Text => 0,
             Format::OpenMetrics => 1,
+        }
+    }
+
+    /// Without OpenMetrics' `# EOF`: a body is joined from several registries, and only
+    /// its end may carry one.
+    pub(super) fn encode_registry(self, out: &mut String, registry: &Registry) -> std::fmt::Result {
+        match self {
+            Format::Text => prometheus_text::encode(out, registry),
+            Format::OpenMetrics => text::encode_registry(out, registry),
+        }
+    }
+
+    /// `# EOF` in OpenMetrics; the text format has no end marker.
+    pub(super) fn encode_end(self, out: &mut String) -> std::fmt::Result {
+        match self {
+            Format::Text => Ok(()),
+            Format::OpenMetrics => text::encode_eof(out),
         }
     }
 }

@@ -86,22 +86,8 @@ impl Metrics {
         self.served[variant(format, gzip)].store(business.generation, Ordering::Relaxed);
         let mut head = String::with_capacity(8 * 1024);
         let mut process = String::with_capacity(1024);
-        match format {
-            Format::Text => {
-                prometheus_client::encoding::prometheus_text::encode(
-                    &mut head,
-                    &self.health.registry,
-                )?;
-                prometheus_client::encoding::prometheus_text::encode(&mut process, &self.process)?;
-            }
-            Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode_registry(
-                    &mut head,
-                    &self.health.registry,
-                )?;
-                prometheus_client::encoding::text::encode_registry(&mut process, &self.process)?;
-            }
-        }
+        format.encode_registry(&mut head, &self.health.registry)?;
+        format.encode_registry(&mut process, &self.process)?;
         if gzip {
             let cached = business.compressed(format)?;
             let head = Segment::stored(head.as_bytes());
