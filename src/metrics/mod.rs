@@ -1,4 +1,4 @@
-//! The metric families of METRICS.md, and their exposition.
+//! [`Metrics`]: the poller publishes ledger snapshots to it, the web server scrapes it.
 //!
 //! Health metrics are live atomics the client and poller update, encoded at each scrape.
 //! Business metrics come from the ledger's [`Snapshot`], which the poller publishes after
