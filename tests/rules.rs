@@ -125,6 +125,7 @@ fn every_alert_has_its_annotations_and_a_runbook_in_the_readme() {
             "IadvizeAuthFailing",
             "IadvizeRateLimited",
             "IadvizeStateFileNotSaved",
+            "IadvizeWebConfigReloadFailed",
             "IadvizeCsatDrop",
             "IadvizeNpsDrop",
             "IadvizeNoConversations",

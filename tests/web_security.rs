@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use common::{
-    BIN, Ca, ExporterProcess, Leaf, Process, WriteFiles, eventually_every, free_port, https_client,
-    prometheus_binary,
+    BIN, Ca, ExporterProcess, Leaf, Process, WriteFiles, eventually, eventually_every, free_port,
+    https_client, prometheus_binary,
 };
 use iadvize_exporter::metrics::Metrics;
 use iadvize_exporter::web::{self, Reload, ServerLimits, WebSecurity, WebState};
@@ -405,6 +405,59 @@ async fn basic_auth_right_wrong_missing_and_unknown_user() {
         ready,
         StatusCode::SERVICE_UNAVAILABLE,
         "no poll has run: not ready, but answered"
+    );
+}
+
+/// The reload every ConfigMap update risks: the file is empty for a moment. TLS and basic
+/// auth stay on, and the reload metrics say the version was refused.
+#[tokio::test]
+async fn an_emptied_web_config_keeps_tls_and_auth_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let web_config = tls_config(
+        &dir,
+        &ca.server(),
+        "",
+        &format!("basic_auth_users:\n  {USER}: {HASH_COST_4}\n"),
+    );
+    let server = Server::start(&web_config, ServerLimits::default()).await;
+    let client = https_client(&ca, None);
+    let url = server.https("/metrics");
+    let reload_successful = || async {
+        let body = get(&client, &url, Some((USER, PASSWORD)))
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        let line = body
+            .lines()
+            .find(|l| l.starts_with("iadvize_web_config_last_reload_successful "))
+            .ok_or("no reload metric")?
+            .to_owned();
+        Ok::<String, String>(line)
+    };
+    assert_eq!(
+        reload_successful().await.unwrap(),
+        "iadvize_web_config_last_reload_successful 1"
+    );
+
+    std::fs::write(&web_config, "").unwrap();
+    eventually(Duration::from_secs(10), "the refusal is shown", || async {
+        match reload_successful().await {
+            Ok(line) if line.ends_with(" 0") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    // Still TLS (the HTTPS client got through above), still basic auth; no plain HTTP.
+    assert_eq!(status(&client, &url, None).await, StatusCode::UNAUTHORIZED);
+    assert!(
+        plain_client()
+            .get(server.http("/metrics"))
+            .send()
+            .await
+            .is_err()
     );
 }
 

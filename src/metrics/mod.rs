@@ -170,6 +170,11 @@ impl Metrics {
         self.health.state_file.write_failed();
     }
 
+    /// How the last read of the web config went, and when the version in force was read.
+    pub fn web_config_reloaded(&self, successful: bool, success_seconds: f64) {
+        self.health.web_config.set(successful, success_seconds);
+    }
+
     /// Whether a first poll has succeeded (`/-/ready`).
     pub fn is_ready(&self) -> bool {
         self.health.poll.is_ready()

@@ -719,9 +719,10 @@ impl WebSecurity {
         }
     }
 
-    /// Checks for changes every reload interval, forever; logs what happens. Returns at
-    /// once when there is no web config file.
-    pub(crate) async fn watch(self) {
+    /// Checks for changes every reload interval, forever; logs what happens and hands
+    /// each outcome to `report`. Returns at once when there is no web config file.
+    pub(crate) async fn watch(self, report: impl Fn(ReloadStatus) + Send + 'static) {
+        report(self.reload_status());
         if self.shared.file.is_none() {
             return;
         }
@@ -732,6 +733,7 @@ impl WebSecurity {
             ticks.tick().await;
             let this = self.clone();
             let outcome = tokio::task::spawn_blocking(move || this.check_for_changes()).await;
+            report(self.reload_status());
             match outcome {
                 Ok(Reload::Unchanged) => {}
                 Ok(Reload::Applied) => {

@@ -33,7 +33,7 @@ use connections::{Admitted, Connections, HEADER_DEADLINE_UNDER_PRESSURE};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
 
-pub use config::{DEFAULT_RELOAD_INTERVAL, Reload, WebConfigError, WebSecurity};
+pub use config::{DEFAULT_RELOAD_INTERVAL, Reload, ReloadStatus, WebConfigError, WebSecurity};
 
 use crate::metrics::{Exposition, Format, Metrics, ScrapeError};
 
@@ -129,10 +129,15 @@ pub async fn serve_with_limits(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let metrics = state.metrics.clone();
     let app = app(state, security.clone(), limits.request_time_limit);
     let connections = Connections::new(limits.max_connections);
     let graceful = GracefulShutdown::new();
-    let reload = AbortOnDrop(tokio::spawn(security.clone().watch()));
+    let reload = {
+        AbortOnDrop(tokio::spawn(security.clone().watch(move |status| {
+            metrics.web_config_reloaded(status.last_successful, status.last_success_seconds);
+        })))
+    };
     tokio::pin!(shutdown);
     loop {
         // Accept first, then find room: a new client is never left in the backlog behind

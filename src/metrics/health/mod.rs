@@ -4,6 +4,7 @@
 mod api;
 mod poll;
 mod state_file;
+mod web_config;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -13,6 +14,7 @@ use prometheus_client::registry::Registry;
 use api::Api;
 use poll::Poll;
 use state_file::StateFile;
+use web_config::WebConfig;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
@@ -27,6 +29,7 @@ pub(super) struct Health {
     pub(super) poll: Poll,
     pub(super) api: Api,
     pub(super) state_file: StateFile,
+    pub(super) web_config: WebConfig,
 }
 
 impl Health {
@@ -36,12 +39,14 @@ impl Health {
         let poll = Poll::register(&mut registry);
         let api = Api::register(&mut registry);
         let state_file = StateFile::register(&mut registry);
+        let web_config = WebConfig::register(&mut registry);
         register_build_info(&mut registry);
         Health {
             registry,
             poll,
             api,
             state_file,
+            web_config,
         }
     }
 }
