@@ -528,9 +528,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::iadvize::Id128;
-    use crate::iadvize::schema::QueryShape;
-    use crate::iadvize::{Credentials, InvalidReason};
+    use crate::iadvize::{Credentials, Id128, InvalidReason, QueryShape};
     use crate::secret::Secret;
 
     /// One request the fake server received.

@@ -14,9 +14,10 @@ use crate::secret::Secret;
 
 pub use client::Client;
 pub use model::{
-    Conversation, Currency, Id128, InvalidReason, Page, Rejection, Transaction, UnixMillis,
+    Conversation, Currency, Id128, InvalidReason, Page, QueryShape, Rejection, Transaction,
+    UnixMillis,
 };
-pub use schema::{QueryPlan, QueryShape};
+pub use schema::QueryPlan;
 
 /// Which iAdvize endpoint a request went to (the `endpoint` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

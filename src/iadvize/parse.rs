@@ -21,9 +21,9 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 use super::Error;
 use super::model::{
-    Conversation, Currency, Id128, InvalidReason, Page, Rejection, Transaction, UnixMillis,
+    Conversation, Currency, Id128, InvalidReason, Page, QueryShape, Rejection, Transaction,
+    UnixMillis,
 };
-use super::schema::QueryShape;
 
 /// Longest GraphQL error text kept in an [`Error`].
 const MAX_MESSAGE_CHARS: usize = 500;
