@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::client::{Transport, retry_reason};
-use super::parse::Json;
+use super::json::Json;
 use super::{Credentials, Endpoint, Error, RetryReason};
 use crate::secret::Secret;
 

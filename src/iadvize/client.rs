@@ -16,9 +16,9 @@ use tracing::{debug, info, warn};
 
 use super::auth::Auth;
 use super::model::{Page, UnixMillis};
-use super::parse;
 use super::schema::{self, QueryPlan};
 use super::{ApiObserver, ClientConfig, Endpoint, Error, QueryChoice, RetryReason};
+use super::{json, parse};
 
 /// `first:` of every page request: the API's documented maximum.
 pub const PAGE_SIZE: u32 = 100;
@@ -191,7 +191,7 @@ impl Client {
                 Ok((401, _)) => return Err(Error::Unauthorized),
                 Ok((400, response)) => {
                     return Err(Error::QueryRejected {
-                        message: parse::error_messages(&response),
+                        message: json::error_messages(&response),
                     });
                 }
                 Ok((status, _)) => match retry_reason(status) {

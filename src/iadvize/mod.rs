@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+mod json;
 pub mod model;
 pub mod parse;
 pub mod schema;

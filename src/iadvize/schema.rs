@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
+use super::json::{self, Json};
 use super::model::QueryShape;
-use super::parse::{self, Json};
 use super::{Error, QueryChoice};
 
 /// The query the poller sends, as decided at start-up.
@@ -235,7 +235,7 @@ impl Schema {
         let root: Json<'_> = serde_json::from_slice(body).map_err(|e| {
             Error::InvalidResponse(format!("introspection answer is not JSON: {e}"))
         })?;
-        parse::check_graphql_errors(body)?;
+        json::check_graphql_errors(body)?;
         let invalid = |what: &str| Error::InvalidResponse(format!("introspection answer: {what}"));
         let schema = root
             .get("data")
