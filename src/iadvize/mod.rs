@@ -7,6 +7,7 @@ mod json;
 pub mod model;
 pub mod parse;
 pub mod schema;
+mod time_formats;
 
 use std::path::PathBuf;
 use std::time::Duration;
