@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::client::{Transport, retry_reason};
 use super::json::Json;
+use super::transport::{Transport, retry_reason};
 use super::{Credentials, Endpoint, Error, RetryReason};
 use crate::secret::Secret;
 

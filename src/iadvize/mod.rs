@@ -8,6 +8,7 @@ pub mod model;
 pub mod parse;
 pub mod schema;
 mod time_formats;
+mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;
