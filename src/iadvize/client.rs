@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use super::auth::Auth;
 use super::model::{Page, UnixMillis};
 use super::schema::{self, QueryPlan};
-use super::transport::{Transport, retry_reason};
+use super::transport::Transport;
 use super::{ApiObserver, ClientConfig, Endpoint, Error, QueryChoice, RetryReason};
 use super::{json, parse};
 
@@ -189,22 +189,7 @@ impl Client {
                         message: json::error_messages(&response),
                     });
                 }
-                Ok((status, _)) => match retry_reason(status) {
-                    Some(reason) => (
-                        reason,
-                        Error::Http {
-                            status,
-                            attempts: attempt,
-                        },
-                    ),
-                    None => {
-                        return Err(Error::Http {
-                            status,
-                            attempts: attempt,
-                        });
-                    }
-                },
-                Err(failure) => failure.into_retry(attempt, self.transport.max_response_bytes)?,
+                outcome => self.transport.retry_or_final_error(outcome, attempt)?,
             };
             self.transport
                 .retry_or_fail(Endpoint::Graphql, attempt, reason, error)

@@ -29,11 +29,7 @@ pub(crate) enum Failure {
 impl Failure {
     /// The retry reason and the error to return if no attempt is left; `Err` when
     /// retrying cannot help.
-    pub(crate) fn into_retry(
-        self,
-        attempts: u32,
-        limit_bytes: usize,
-    ) -> Result<(RetryReason, Error), Error> {
+    fn into_retry(self, attempts: u32, limit_bytes: usize) -> Result<(RetryReason, Error), Error> {
         match self {
             Failure::Timeout => Ok((RetryReason::Timeout, Error::Timeout { attempts })),
             Failure::Transport(message) => Ok((
@@ -46,7 +42,7 @@ impl Failure {
 }
 
 /// The retry reason of an HTTP status, `None` when retrying cannot help.
-pub(crate) fn retry_reason(status: u16) -> Option<RetryReason> {
+fn retry_reason(status: u16) -> Option<RetryReason> {
     match status {
         429 => Some(RetryReason::RateLimited),
         500..=599 => Some(RetryReason::ServerError),
@@ -59,7 +55,7 @@ pub(crate) struct Transport {
     pub(crate) http: reqwest::Client,
     observer: Arc<dyn ApiObserver>,
     timeout: Duration,
-    pub(crate) max_response_bytes: usize,
+    max_response_bytes: usize,
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
@@ -220,6 +216,27 @@ impl Transport {
                 Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
                 _ => return,
             }
+        }
+    }
+
+    /// The retry reason and the error to return if no attempt is left, or `Err` when
+    /// retrying cannot help, for an outcome of [`Transport::exchange`] the caller has no
+    /// rule of its own for (it handles success and the statuses its endpoint gives a
+    /// meaning first). One place, so logins and GraphQL requests retry alike.
+    pub(crate) fn retry_or_final_error(
+        &self,
+        outcome: Result<(u16, Bytes), Failure>,
+        attempts: u32,
+    ) -> Result<(RetryReason, Error), Error> {
+        match outcome {
+            Ok((status, _)) => {
+                let error = Error::Http { status, attempts };
+                match retry_reason(status) {
+                    Some(reason) => Ok((reason, error)),
+                    None => Err(error),
+                }
+            }
+            Err(failure) => failure.into_retry(attempts, self.max_response_bytes),
         }
     }
 
