@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod client;
+#[cfg(test)]
+mod fake_server;
 mod json;
 pub mod model;
 pub mod parse;
