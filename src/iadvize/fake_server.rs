@@ -14,7 +14,8 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{ClientConfig, Credentials, QueryChoice, QueryShape};
+use super::model::QueryShape;
+use super::{ClientConfig, Credentials, QueryChoice};
 use crate::secret::Secret;
 
 /// One request the fake server received.

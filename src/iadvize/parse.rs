@@ -4,7 +4,7 @@
 //! panic. A page is refused as a whole only when its envelope is unusable (not JSON, no
 //! connection, no `pageInfo`); a bad record or field is dropped and reported as a
 //! [`Rejection`], so one odd conversation never hides the others. The page is read with
-//! the never-failing structs of [`super::json`], so the validation below sees every oddity.
+//! the never-failing structs of `json.rs`, so the validation below sees every oddity.
 
 use super::Error;
 use super::json::{GraphqlError, Leaf, List, Obj, fields, from_body, graphql_errors};

@@ -1,4 +1,4 @@
-//! The HTTP exchange under every iAdvize request: pacing, `Retry-After`, timeouts, body size caps, retries.
+//! The HTTP side of every iAdvize request: pacing, `Retry-After`, timeouts, size caps, retries.
 //!
 //! One [`Transport`] is shared by the GraphQL calls of `client.rs` and the logins of
 //! `auth.rs`, so a `Retry-After` from either endpoint holds back both.
