@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::client::{Transport, retry_reason};
-use super::parse::Json;
+use super::json::Json;
+use super::transport::Transport;
 use super::{Credentials, Endpoint, Error, RetryReason};
 use crate::secret::Secret;
 
@@ -200,22 +200,7 @@ impl Auth {
                     }
                 },
                 Ok((status @ (400 | 401 | 403), _)) => return Err(Error::LoginRefused { status }),
-                Ok((status, _)) => match retry_reason(status) {
-                    Some(reason) => (
-                        reason,
-                        Error::Http {
-                            status,
-                            attempts: attempt,
-                        },
-                    ),
-                    None => {
-                        return Err(Error::Http {
-                            status,
-                            attempts: attempt,
-                        });
-                    }
-                },
-                Err(failure) => failure.into_retry(attempt, transport.max_response_bytes)?,
+                outcome => transport.retry_or_final_error(outcome, attempt)?,
             };
             transport
                 .retry_or_fail(Endpoint::Token, attempt, reason, error)

@@ -1,31 +1,26 @@
-//! GraphQL requests to iAdvize: retries, backoff, `Retry-After`, pacing, size limits.
+//! GraphQL requests to iAdvize: the query plan, pages and their cursors, and the retry
+//! rules of a GraphQL answer (a 401, a 400, GraphQL errors).
 //!
-//! Every request goes through one [`Transport`], shared by the GraphQL calls and the
-//! logins of [`super::auth`], so a `Retry-After` from either endpoint holds back both.
-//! Time is `tokio::time` throughout (timeouts included) so tests can pause it.
+//! The HTTP side (pacing, `Retry-After`, timeouts, size caps, backoff) is the
+//! [`Transport`] of `transport.rs`, shared with the logins of `auth.rs`.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use tracing::{info, warn};
 
 use super::auth::Auth;
 use super::model::{Page, UnixMillis};
-use super::parse;
 use super::schema::{self, QueryPlan};
+use super::transport::Transport;
 use super::{ApiObserver, ClientConfig, Endpoint, Error, QueryChoice, RetryReason};
+use super::{json, parse};
 
 /// `first:` of every page request: the API's documented maximum.
 pub const PAGE_SIZE: u32 = 100;
-
-/// The longest `Retry-After` honoured: a server asking for more gets this, so a
-/// misconfigured proxy cannot stop the exporter for days.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The iAdvize client. `Send + Sync`; share it behind an `Arc`.
 pub struct Client {
@@ -191,25 +186,10 @@ impl Client {
                 Ok((401, _)) => return Err(Error::Unauthorized),
                 Ok((400, response)) => {
                     return Err(Error::QueryRejected {
-                        message: parse::error_messages(&response),
+                        message: json::error_messages(&response),
                     });
                 }
-                Ok((status, _)) => match retry_reason(status) {
-                    Some(reason) => (
-                        reason,
-                        Error::Http {
-                            status,
-                            attempts: attempt,
-                        },
-                    ),
-                    None => {
-                        return Err(Error::Http {
-                            status,
-                            attempts: attempt,
-                        });
-                    }
-                },
-                Err(failure) => failure.into_retry(attempt, self.transport.max_response_bytes)?,
+                outcome => self.transport.retry_or_final_error(outcome, attempt)?,
             };
             self.transport
                 .retry_or_fail(Endpoint::Graphql, attempt, reason, error)
@@ -218,283 +198,6 @@ impl Client {
             token = self.auth.token(&self.transport).await?;
         }
     }
-}
-
-/// Why an exchange produced no usable response.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    Timeout,
-    Transport(String),
-    TooLarge,
-}
-
-impl Failure {
-    /// The retry reason and the error to return if no attempt is left; `Err` when
-    /// retrying cannot help.
-    pub(crate) fn into_retry(
-        self,
-        attempts: u32,
-        limit_bytes: usize,
-    ) -> Result<(RetryReason, Error), Error> {
-        match self {
-            Failure::Timeout => Ok((RetryReason::Timeout, Error::Timeout { attempts })),
-            Failure::Transport(message) => Ok((
-                RetryReason::Transport,
-                Error::Transport { message, attempts },
-            )),
-            Failure::TooLarge => Err(Error::ResponseTooLarge { limit_bytes }),
-        }
-    }
-}
-
-/// The retry reason of an HTTP status, `None` when retrying cannot help.
-pub(crate) fn retry_reason(status: u16) -> Option<RetryReason> {
-    match status {
-        429 => Some(RetryReason::RateLimited),
-        500..=599 => Some(RetryReason::ServerError),
-        _ => None,
-    }
-}
-
-/// The HTTP side shared by GraphQL requests and logins.
-pub(crate) struct Transport {
-    pub(crate) http: reqwest::Client,
-    observer: Arc<dyn ApiObserver>,
-    timeout: Duration,
-    pub(crate) max_response_bytes: usize,
-    max_attempts: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    /// Time between two GraphQL request starts; `None` for no pacing.
-    graphql_interval: Option<Duration>,
-    gate: Mutex<Gate>,
-}
-
-#[derive(Debug, Default)]
-struct Gate {
-    /// No request before this instant (the latest `Retry-After`).
-    not_before: Option<Instant>,
-    /// The earliest start of the next GraphQL request.
-    next_graphql_slot: Option<Instant>,
-}
-
-impl Transport {
-    fn new(config: &ClientConfig, observer: Arc<dyn ApiObserver>) -> Result<Transport, Error> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("iadvize-exporter/", env!("CARGO_PKG_VERSION")))
-            // A redirect would resend the form or the Bearer header somewhere unplanned.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::InvalidRequest(format!("HTTP client: {e}")))?;
-        let rate = config.max_requests_per_second;
-        let graphql_interval = if rate.is_finite() && rate > 0.0 {
-            Duration::try_from_secs_f64(1.0 / rate).ok()
-        } else {
-            None
-        };
-        Ok(Transport {
-            http,
-            observer,
-            timeout: config.timeout,
-            max_response_bytes: config.max_response_bytes,
-            max_attempts: config.max_attempts.max(1),
-            initial_backoff: config.initial_backoff,
-            max_backoff: config.max_backoff.max(config.initial_backoff),
-            graphql_interval,
-            gate: Mutex::new(Gate::default()),
-        })
-    }
-
-    pub(crate) fn observer(&self) -> &dyn ApiObserver {
-        self.observer.as_ref()
-    }
-
-    /// One request and its body, within the timeout, after waiting for its turn.
-    /// Reports to the observer and records any `Retry-After`.
-    pub(crate) async fn exchange(
-        &self,
-        endpoint: Endpoint,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(u16, Bytes), Failure> {
-        self.wait_turn(endpoint).await;
-        let started = Instant::now();
-        let mut status = None;
-        let outcome = tokio::time::timeout(self.timeout, self.send(request, &mut status)).await;
-        let seconds = started.elapsed().as_secs_f64();
-        let outcome = outcome.unwrap_or(Err(Failure::Timeout));
-        self.observer.request(endpoint, status, seconds);
-        match &outcome {
-            Ok((status, body)) => {
-                debug!(
-                    endpoint = endpoint.as_label(),
-                    status,
-                    bytes = body.len(),
-                    seconds,
-                    "iAdvize request"
-                )
-            }
-            Err(failure) => {
-                debug!(
-                    endpoint = endpoint.as_label(),
-                    ?status,
-                    ?failure,
-                    seconds,
-                    "iAdvize request failed"
-                )
-            }
-        }
-        outcome
-    }
-
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-        status_seen: &mut Option<u16>,
-    ) -> Result<(u16, Bytes), Failure> {
-        let mut response = request.send().await.map_err(transport_failure)?;
-        let status = response.status().as_u16();
-        *status_seen = Some(status);
-        if let Some(delay) = retry_after(response.headers(), SystemTime::now()) {
-            self.defer(delay);
-        }
-        let limit = self.max_response_bytes;
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit as u64)
-        {
-            return Err(Failure::TooLarge);
-        }
-        let capacity = response.content_length().map_or(0, |length| {
-            usize::try_from(length).unwrap_or(limit).min(limit)
-        });
-        let mut body = Vec::with_capacity(capacity);
-        while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
-            if body.len() + chunk.len() > limit {
-                return Err(Failure::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((status, Bytes::from(body)))
-    }
-
-    fn lock_gate(&self) -> std::sync::MutexGuard<'_, Gate> {
-        // The gate holds two instants, valid whatever a panicking holder left.
-        self.gate.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Holds every request back for `delay` from now (never shortening a longer hold).
-    fn defer(&self, delay: Duration) {
-        let Some(until) = Instant::now().checked_add(delay) else {
-            return;
-        };
-        let mut gate = self.lock_gate();
-        if gate.not_before.is_none_or(|current| current < until) {
-            gate.not_before = Some(until);
-        }
-    }
-
-    /// Waits for the pace slot (GraphQL only) and until any `Retry-After` has passed.
-    pub(crate) async fn wait_turn(&self, endpoint: Endpoint) {
-        let slot = match (endpoint, self.graphql_interval) {
-            (Endpoint::Graphql, Some(interval)) => {
-                let mut gate = self.lock_gate();
-                let now = Instant::now();
-                let slot = [Some(now), gate.not_before, gate.next_graphql_slot]
-                    .into_iter()
-                    .flatten()
-                    .max()
-                    .unwrap_or(now);
-                gate.next_graphql_slot = slot.checked_add(interval);
-                Some(slot)
-            }
-            _ => None,
-        };
-        if let Some(slot) = slot {
-            tokio::time::sleep_until(slot).await;
-        }
-        // Loops because a Retry-After may arrive while this request sleeps.
-        loop {
-            let not_before = self.lock_gate().not_before;
-            match not_before {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => return,
-            }
-        }
-    }
-
-    /// After failed attempt number `attempt`: the error when no attempt is left, else
-    /// reports the retry and sleeps the backoff.
-    pub(crate) async fn retry_or_fail(
-        &self,
-        endpoint: Endpoint,
-        attempt: u32,
-        reason: RetryReason,
-        error: Error,
-    ) -> Result<(), Error> {
-        if attempt >= self.max_attempts {
-            return Err(error);
-        }
-        let delay = self.backoff(attempt);
-        warn!(
-            endpoint = endpoint.as_label(),
-            reason = reason.as_label(),
-            attempt,
-            max_attempts = self.max_attempts,
-            backoff_seconds = delay.as_secs_f64(),
-            %error,
-            "retrying request to iAdvize"
-        );
-        self.observer.retry(endpoint, reason);
-        tokio::time::sleep(delay).await;
-        Ok(())
-    }
-
-    /// Equal jitter: half of the exponential step is fixed, so retries never bunch up at
-    /// zero, and half is random, so clients that failed together do not retry together.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        let step = self
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff);
-        let half = step / 2;
-        half + (step - half).mul_f64(rand::random::<f64>())
-    }
-}
-
-fn transport_failure(error: reqwest::Error) -> Failure {
-    // The URL holds nothing secret, but the message is shorter without it; the source
-    // chain says what actually went wrong (refused, reset, TLS).
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    Failure::Transport(message)
-}
-
-/// The wait a `Retry-After` header asks for: delay-seconds, or an HTTP date compared with
-/// `now`; capped at [`MAX_RETRY_AFTER`].
-fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let delay = if let Ok(seconds) = value.parse::<f64>() {
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return None;
-        }
-        Duration::try_from_secs_f64(seconds).unwrap_or(MAX_RETRY_AFTER)
-    } else {
-        let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(
-            u64::try_from(date.timestamp_millis()).ok()?,
-        ))?;
-        at.duration_since(now).unwrap_or(Duration::ZERO)
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 /// `{base}/a/b`, keeping any path prefix of the base URL.
@@ -516,211 +219,19 @@ fn rfc3339_millis(millis: UnixMillis) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Mutex;
+    use std::time::{Duration, SystemTime};
 
-    use axum::Router;
-    use axum::body::Body;
-    use axum::extract::State;
-    use axum::http::{HeaderMap, StatusCode, Uri};
-    use axum::response::Response;
-    use axum::routing::post;
+    use axum::http::HeaderMap;
     use serde_json::{Value, json};
+    use tokio::time::Instant;
 
     use super::*;
-    use crate::iadvize::Id128;
-    use crate::iadvize::schema::QueryShape;
-    use crate::iadvize::{Credentials, InvalidReason};
+    use crate::iadvize::fake_server::{
+        Fake, Recorded, Reply, ok_page, page_json, token_json, token_ok,
+    };
+    use crate::iadvize::{Credentials, Id128, InvalidReason, QueryShape};
     use crate::secret::Secret;
-
-    /// One request the fake server received.
-    #[derive(Debug, Clone)]
-    struct Recorded {
-        at: Instant,
-        headers: HeaderMap,
-        query: Option<String>,
-        body: Bytes,
-    }
-
-    impl Recorded {
-        fn json(&self) -> Value {
-            serde_json::from_slice(&self.body).unwrap()
-        }
-
-        fn header(&self, name: &str) -> &str {
-            self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-        }
-
-        fn form(&self) -> HashMap<String, String> {
-            url::form_urlencoded::parse(&self.body)
-                .into_owned()
-                .collect()
-        }
-    }
-
-    #[derive(Debug, Clone)]
-    struct Reply {
-        status: u16,
-        headers: Vec<(&'static str, String)>,
-        chunks: Vec<Bytes>,
-        /// Stream the chunks without a Content-Length.
-        chunked: bool,
-        delay: Option<Duration>,
-    }
-
-    impl Reply {
-        fn new(status: u16, body: impl Into<String>) -> Reply {
-            Reply {
-                status,
-                headers: vec![("content-type", "application/json".to_owned())],
-                chunks: vec![Bytes::from(body.into())],
-                chunked: false,
-                delay: None,
-            }
-        }
-
-        fn json(value: Value) -> Reply {
-            Reply::new(200, value.to_string())
-        }
-
-        fn header(mut self, name: &'static str, value: &str) -> Reply {
-            self.headers.push((name, value.to_owned()));
-            self
-        }
-    }
-
-    type Handler = Arc<dyn Fn(&Recorded, usize) -> Reply + Send + Sync>;
-    type Log = Arc<Mutex<Vec<Recorded>>>;
-
-    /// A scripted iAdvize: each endpoint answers with its handler, given the request and
-    /// its index among that endpoint's requests.
-    struct Fake {
-        url: url::Url,
-        token_log: Log,
-        graphql_log: Log,
-    }
-
-    impl Fake {
-        async fn start(token: Handler, graphql: Handler) -> Fake {
-            let token_log = Log::default();
-            let graphql_log = Log::default();
-            let app = Router::new()
-                .route(
-                    "/oauth2/token",
-                    post(serve).with_state((token_log.clone(), token)),
-                )
-                .route(
-                    "/graphql",
-                    post(serve).with_state((graphql_log.clone(), graphql)),
-                );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await });
-            Fake {
-                url: format!("http://{addr}").parse().unwrap(),
-                token_log,
-                graphql_log,
-            }
-        }
-
-        async fn with_graphql(
-            graphql: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
-        ) -> Fake {
-            Fake::start(Arc::new(token_ok), Arc::new(graphql)).await
-        }
-
-        fn tokens(&self) -> Vec<Recorded> {
-            self.token_log.lock().unwrap().clone()
-        }
-
-        fn graphqls(&self) -> Vec<Recorded> {
-            self.graphql_log.lock().unwrap().clone()
-        }
-
-        fn config(&self) -> ClientConfig {
-            let mut config = ClientConfig::new(
-                self.url.clone(),
-                Credentials::Password {
-                    username: "ops@example.com".to_owned(),
-                    password: Secret::new("pa ss&word=1"),
-                },
-            );
-            config.query = QueryChoice::Fixed(QueryShape::SearchClosedConversations);
-            config.max_requests_per_second = 1000.0;
-            config.timeout = Duration::from_secs(5);
-            config.max_attempts = 3;
-            config.initial_backoff = Duration::from_millis(1);
-            config.max_backoff = Duration::from_millis(4);
-            config
-        }
-    }
-
-    async fn serve(
-        State((log, handler)): State<(Log, Handler)>,
-        uri: Uri,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Response {
-        let recorded = Recorded {
-            at: Instant::now(),
-            headers,
-            query: uri.query().map(str::to_owned),
-            body,
-        };
-        let index = {
-            let mut log = log.lock().unwrap();
-            log.push(recorded.clone());
-            log.len() - 1
-        };
-        let reply = handler(&recorded, index);
-        if let Some(delay) = reply.delay {
-            tokio::time::sleep(delay).await;
-        }
-        let body = if reply.chunked {
-            let chunks = reply
-                .chunks
-                .into_iter()
-                .map(Ok::<_, std::convert::Infallible>);
-            Body::from_stream(futures_util::stream::iter(chunks))
-        } else {
-            Body::from(reply.chunks.concat())
-        };
-        let mut response = Response::new(body);
-        *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();
-        for (name, value) in reply.headers {
-            response.headers_mut().insert(name, value.parse().unwrap());
-        }
-        response
-    }
-
-    fn token_json(n: usize, expires_in: u64) -> Value {
-        json!({"access_token": format!("tok-{n}"), "expires_in": expires_in,
-               "token_type": "bearer", "refresh_token": "none"})
-    }
-
-    /// Logins succeed with `tok-1`, `tok-2`, ... valid 24 h.
-    fn token_ok(_: &Recorded, index: usize) -> Reply {
-        Reply::json(token_json(index + 1, 86_400))
-    }
-
-    fn page_json(ids: &[&str], next: Option<&str>) -> Value {
-        let edges: Vec<Value> = ids
-            .iter()
-            .map(|id| {
-                json!({"node": {
-                "conversation": {"id": id, "createdAt": "2024-05-01T09:59:00Z",
-                    "closedAt": "2024-05-01T10:00:00Z", "channel": "CHAT",
-                    "duration": "PT60S", "project": {"id": 42}},
-                "satisfactionSurvey": null, "conversions": null}})
-            })
-            .collect();
-        json!({"data": {"searchClosedConversations": {"edges": edges,
-            "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next}}}})
-    }
-
-    fn ok_page(_: &Recorded, _: usize) -> Reply {
-        Reply::json(page_json(&["c-1"], None))
-    }
 
     fn ids(page: &Page) -> Vec<Id128> {
         page.conversations.iter().map(|c| c.id).collect()
@@ -1534,54 +1045,6 @@ mod tests {
         assert!(!format!("{config:?}").contains("hunter2"));
         let client = Client::new(config, Arc::new(crate::iadvize::NoopObserver)).unwrap();
         assert!(!format!("{client:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn retry_after_values() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06T08:49:37Z
-        let parse = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(RETRY_AFTER, value.parse().unwrap());
-            retry_after(&headers, now)
-        };
-        assert_eq!(parse("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
-        assert_eq!(
-            parse("Sun, 06 Nov 1994 08:50:07 GMT"),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(parse("Sun, 06 Nov 1994 08:49:00 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse("99999999"), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse("-1"), None);
-        assert_eq!(parse("soon"), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
-    }
-
-    #[test]
-    fn backoff_doubles_with_equal_jitter_up_to_the_cap() {
-        let mut config = ClientConfig::new(
-            "http://127.0.0.1:1".parse().unwrap(),
-            Credentials::TokenFile("/x".into()),
-        );
-        config.initial_backoff = Duration::from_secs(1);
-        config.max_backoff = Duration::from_secs(8);
-        let transport = Transport::new(&config, Arc::new(crate::iadvize::NoopObserver)).unwrap();
-        for (attempt, low, high) in [
-            (1, 500, 1000),
-            (2, 1000, 2000),
-            (3, 2000, 4000),
-            (4, 4000, 8000),
-            (5, 4000, 8000),
-            (40, 4000, 8000),
-        ] {
-            for _ in 0..20 {
-                let delay = transport.backoff(attempt).as_millis();
-                assert!(
-                    (low..=high).contains(&delay),
-                    "attempt {attempt}: {delay} ms"
-                );
-            }
-        }
     }
 
     #[test]

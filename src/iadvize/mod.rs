@@ -3,9 +3,14 @@
 
 pub mod auth;
 pub mod client;
+#[cfg(test)]
+mod fake_server;
+mod json;
 pub mod model;
 pub mod parse;
 pub mod schema;
+mod time_formats;
+mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,9 +19,10 @@ use crate::secret::Secret;
 
 pub use client::Client;
 pub use model::{
-    Conversation, Currency, Id128, InvalidReason, Page, Rejection, Transaction, UnixMillis,
+    Conversation, Currency, Id128, InvalidReason, Page, QueryShape, Rejection, Transaction,
+    UnixMillis,
 };
-pub use schema::{QueryPlan, QueryShape};
+pub use schema::QueryPlan;
 
 /// Which iAdvize endpoint a request went to (the `endpoint` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

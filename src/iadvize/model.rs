@@ -256,6 +256,25 @@ impl Page {
     }
 }
 
+/// The two documented ways to list closed conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueryShape {
+    /// `searchClosedConversations`: nodes wrap conversation / satisfactionSurvey / conversions.
+    SearchClosedConversations,
+    /// `closedConversations`: Conversation nodes carry the survey and conversions.
+    ClosedConversations,
+}
+
+impl QueryShape {
+    /// The query field, which is also the key of the connection under `data`.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            QueryShape::SearchClosedConversations => "searchClosedConversations",
+            QueryShape::ClosedConversations => "closedConversations",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

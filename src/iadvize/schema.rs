@@ -7,17 +7,9 @@
 
 use std::collections::HashMap;
 
-use super::parse::{self, Json};
+use super::json::{self, Json};
+use super::model::QueryShape;
 use super::{Error, QueryChoice};
-
-/// The two documented ways to list closed conversations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueryShape {
-    /// `searchClosedConversations`: nodes wrap conversation / satisfactionSurvey / conversions.
-    SearchClosedConversations,
-    /// `closedConversations`: Conversation nodes carry the survey and conversions.
-    ClosedConversations,
-}
 
 /// The query the poller sends, as decided at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,16 +17,6 @@ pub struct QueryPlan {
     pub shape: QueryShape,
     /// The GraphQL document, with variables `$from`, `$to`, `$first`, `$after`, `$projectIds`.
     pub query: String,
-}
-
-impl QueryShape {
-    /// The query field, which is also the key of the connection under `data`.
-    pub fn field_name(self) -> &'static str {
-        match self {
-            QueryShape::SearchClosedConversations => "searchClosedConversations",
-            QueryShape::ClosedConversations => "closedConversations",
-        }
-    }
 }
 
 /// The query as documented, for when the schema cannot be asked.
@@ -253,7 +235,7 @@ impl Schema {
         let root: Json<'_> = serde_json::from_slice(body).map_err(|e| {
             Error::InvalidResponse(format!("introspection answer is not JSON: {e}"))
         })?;
-        parse::check_graphql_errors(body)?;
+        json::check_graphql_errors(body)?;
         let invalid = |what: &str| Error::InvalidResponse(format!("introspection answer: {what}"));
         let schema = root
             .get("data")
