@@ -45,9 +45,9 @@ fn conversation(i: u64, closed_at: i64) -> Conversation {
         channel: (i % CHANNELS.len() as u64) as u16,
         closed_at,
         duration_seconds: Some((i % 3600) as f64),
-        csat: (i % 3 == 0).then_some((i % 5 + 1) as u8),
-        nps: (i % 4 == 0).then_some((i % 11) as u8),
-        transactions: if i % 10 == 0 {
+        csat: i.is_multiple_of(3).then_some((i % 5 + 1) as u8),
+        nps: i.is_multiple_of(4).then_some((i % 11) as u8),
+        transactions: if i.is_multiple_of(10) {
             vec![Transaction {
                 key: Id128::of(&format!("order-{i}")),
                 amount: (i % 500) as f64 + 0.99,

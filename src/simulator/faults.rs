@@ -110,10 +110,10 @@ impl Faults {
         if !(self.csat_bias.is_finite() && self.csat_bias >= 0.0) {
             return Err(FaultsError::BadNumber("csat_bias"));
         }
-        if let Some(lifetime) = self.token_lifetime_seconds {
-            if !(lifetime.is_finite() && lifetime >= 0.0) {
-                return Err(FaultsError::BadNumber("token_lifetime_seconds"));
-            }
+        if let Some(lifetime) = self.token_lifetime_seconds
+            && !(lifetime.is_finite() && lifetime >= 0.0)
+        {
+            return Err(FaultsError::BadNumber("token_lifetime_seconds"));
         }
         Ok(())
     }

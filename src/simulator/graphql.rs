@@ -541,10 +541,10 @@ pub(crate) async fn answer(
     gate: &FieldGate,
     request: async_graphql::Request,
 ) -> Answer {
-    if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
-        if let Err(message) = gate.check(&document) {
-            return Answer::Refused(vec![message]);
-        }
+    if let Ok(document) = async_graphql::parser::parse_query(&request.query)
+        && let Err(message) = gate.check(&document)
+    {
+        return Answer::Refused(vec![message]);
     }
     let response = schema.execute(request).await;
     let marked = response.errors.iter().any(|e| {

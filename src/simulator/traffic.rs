@@ -700,7 +700,7 @@ impl Traffic {
             Defect::MissingProject => c.project = None,
             Defect::BadClosedAt => c.closed_style = DateStyle::Garbage(garbage),
             Defect::BadCsat => {
-                let value = if garbage % 2 == 0 { 0 } else { 7 };
+                let value = if garbage.is_multiple_of(2) { 0 } else { 7 };
                 let visible_ms = c.csat.map_or(visible_ms, |a| a.visible_ms);
                 c.csat = Some(Timed { value, visible_ms });
             }
