@@ -75,6 +75,8 @@ pub(super) const CONFIG_FILE: &str = "config.file";
 pub(super) const PASSWORD_ENV: &str = "IADVIZE_PASSWORD";
 
 const DEFAULT_URL: &str = "https://api.iadvize.com";
+// The benches need the default bucket lists too: they take them through
+// `MetricsConfig::default`, which reads them from this table.
 const DEFAULT_DURATION_BUCKETS: &str = "30,60,120,300,600,900,1800,3600,7200,14400,28800,86400";
 const DEFAULT_AMOUNT_BUCKETS: &str = "10,25,50,100,250,500,1000,2500,5000,10000";
 
@@ -293,6 +295,18 @@ pub(super) const FLAGS: &[Flag] = &[
 
 pub(super) fn find_flag(name: &str) -> Option<&'static Flag> {
     FLAGS.iter().find(|f| f.name == name)
+}
+
+/// The default of flag `name`, parsed, for code that has no command line to read: it
+/// keeps the table the one place where a default is written.
+///
+/// Panics if `name` has no default or its default does not parse, a mistake in the table
+/// that `MetricsConfig::default`'s test catches.
+pub(super) fn default_of<T>(name: &str, parse: fn(&str) -> Result<T, String>) -> T {
+    let default = find_flag(name)
+        .and_then(|flag| flag.default)
+        .unwrap_or_else(|| panic!("--{name} has no default in the flag table"));
+    parse(default).unwrap_or_else(|e| panic!("the default of --{name} is refused: {e}"))
 }
 
 /// `--poll.interval` <- `IADVIZE_POLL_INTERVAL`.

@@ -25,7 +25,7 @@ use crate::simulator::SimArgs;
 pub use error::{ConfigError, Place};
 pub use values::{LogFormat, LogLevel};
 
-use flags::{CONFIG_FILE, FLAGS, flag_args};
+use flags::{CONFIG_FILE, FLAGS, default_of, flag_args};
 use sources::{Sources, given_on_command_line};
 use values::{
     parse_bool, parse_buckets, parse_count, parse_duration, parse_duration_or_zero,
@@ -82,19 +82,15 @@ pub struct MetricsConfig {
     pub max_currencies: usize,
 }
 
+/// The defaults of the flag table, for code without a command line (benches, tests).
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
-            window: Duration::from_secs(3600),
-            duration_buckets: vec![
-                30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0,
-                86400.0,
-            ],
-            amount_buckets: vec![
-                10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-            ],
-            max_channels: 32,
-            max_currencies: 16,
+            window: default_of("metrics.window", parse_duration),
+            duration_buckets: default_of("metrics.duration-buckets", parse_buckets),
+            amount_buckets: default_of("metrics.amount-buckets", parse_buckets),
+            max_channels: default_of("metrics.max-channels", parse_count),
+            max_currencies: default_of("metrics.max-currencies", parse_count),
         }
     }
 }

@@ -74,3 +74,8 @@ fn every_flag_is_documented_with_its_env_var() {
     assert_eq!(env_var_name("demo"), "IADVIZE_DEMO");
     assert_eq!(env_var_name("web.config.file"), "IADVIZE_WEB_CONFIG_FILE");
 }
+
+#[test]
+fn metrics_config_default_is_the_flag_table_default() {
+    assert_eq!(MetricsConfig::default(), run_config(TOKEN, &[]).metrics);
+}
