@@ -7,6 +7,7 @@ mod credentials;
 mod error;
 mod file;
 mod flags;
+mod simulate;
 mod sources;
 #[cfg(test)]
 mod tests;
@@ -20,9 +21,9 @@ use clap::{ArgMatches, FromArgMatches};
 
 use crate::iadvize::{ClientConfig, Credentials};
 use crate::secret::Secret;
-use crate::simulator::SimArgs;
 
 pub use error::{ConfigError, Place};
+pub use simulate::{DEMO_PASSWORD, DEMO_USERNAME, Offer, SimArgs};
 pub use values::{LogFormat, LogLevel};
 
 use flags::{CONFIG_FILE, FLAGS, default_of, flag_args};
