@@ -48,8 +48,8 @@ pub enum Command {
 /// The validated configuration of the exporter.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Everything the iAdvize client needs. With `--demo`, main replaces the URL and
-    /// credentials with the in-process simulator's.
+    /// Everything the iAdvize client needs. With `--demo`, the URL only becomes known
+    /// once the simulated account listens: see [`Config::use_demo_account`].
     pub client: ClientConfig,
     /// `--demo`: run against the built-in simulated account.
     pub demo: bool,
@@ -59,6 +59,20 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     pub web: WebConfig,
     pub log: LogConfig,
+}
+
+impl Config {
+    /// `--demo`, once the simulated account listens at `base_url`: everything `--demo`
+    /// changes besides the login, which [`parse`] already set to the demo account's.
+    pub fn use_demo_account(&mut self, base_url: url::Url) {
+        self.client.base_url = base_url;
+        // The pace protects iAdvize; the simulated account is local and reads its first
+        // window faster this way.
+        self.client.max_requests_per_second = self.client.max_requests_per_second.max(50.0);
+        // Simulated time runs 60 times faster: poll often enough to watch it move.
+        self.poll.interval = self.poll.interval.min(Duration::from_secs(5));
+        self.poll.revisit_interval = self.poll.revisit_interval.min(Duration::from_secs(60));
+    }
 }
 
 /// `--poll.*`.
@@ -207,10 +221,9 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     };
     // Credentials last: a bad value elsewhere is named even when the login is missing too.
     let credentials = if demo {
-        // main swaps in the in-process simulator's URL and credentials.
         Credentials::Password {
-            username: "demo".to_string(),
-            password: Secret::new("demo"),
+            username: DEMO_USERNAME.to_string(),
+            password: Secret::new(DEMO_PASSWORD),
         }
     } else {
         credentials::credentials(&src)?

@@ -23,7 +23,8 @@ pub enum Offer {
     Closed,
 }
 
-/// Credentials of the demo account.
+/// Credentials of the demo account: `--demo` logs in with them, and the simulated
+/// account (`simulate`, or the one `--demo` starts) serves them unless told otherwise.
 pub const DEMO_USERNAME: &str = "demo@example.com";
 pub const DEMO_PASSWORD: &str = "demo";
 
