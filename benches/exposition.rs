@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use iadvize_exporter::config::MetricsConfig;
 use iadvize_exporter::iadvize::{ApiObserver, Endpoint, InvalidReason, Page, RetryReason};
 use iadvize_exporter::ledger::{
     AmountKey, CSAT_BOUNDS, Histogram, Ledger, NPS_BOUNDS, SeriesKey, Snapshot, Totals, Window,
@@ -34,12 +35,6 @@ use iadvize_exporter::ledger::{
 use iadvize_exporter::metrics::{Format, Metrics};
 use iadvize_exporter::web::{WebSecurity, WebState};
 
-const DURATION_BOUNDS: [f64; 12] = [
-    30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
-];
-const AMOUNT_BOUNDS: [f64; 10] = [
-    10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-];
 const CHANNELS: [&str; 12] = [
     "chat",
     "call",
@@ -129,6 +124,7 @@ fn histogram(bounds_len: usize, seed: usize, scale: f64) -> Histogram {
 /// Every series filled: all channels of all projects had conversations, answers and
 /// sales in every currency, both in total and within the window.
 fn snapshot(size: Size) -> Snapshot {
+    let defaults = MetricsConfig::default();
     let mut totals = Totals::default();
     let mut window = Window::default();
     let mut i = 0;
@@ -143,7 +139,7 @@ fn snapshot(size: Size) -> Snapshot {
             totals.conversations.insert(key, conversations);
             totals
                 .duration
-                .insert(key, histogram(DURATION_BOUNDS.len(), i, 754.25));
+                .insert(key, histogram(defaults.duration_buckets.len(), i, 754.25));
             totals
                 .csat
                 .insert(key, histogram(CSAT_BOUNDS.len(), i + 1, 4.0));
@@ -179,7 +175,7 @@ fn snapshot(size: Size) -> Snapshot {
                 };
                 totals.transactions.insert(
                     amount_key,
-                    histogram(AMOUNT_BOUNDS.len(), i * 7 + currency, 123.45),
+                    histogram(defaults.amount_buckets.len(), i * 7 + currency, 123.45),
                 );
                 window
                     .revenue
@@ -204,8 +200,8 @@ fn snapshot(size: Size) -> Snapshot {
             .iter()
             .map(|c| (*c).to_owned())
             .collect(),
-        duration_bounds: DURATION_BOUNDS.to_vec(),
-        amount_bounds: AMOUNT_BOUNDS.to_vec(),
+        duration_bounds: defaults.duration_buckets,
+        amount_bounds: defaults.amount_buckets,
         tracked_conversations: 123_456,
     }
 }

@@ -7,11 +7,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver, QueryPlan, UnixMillis};
+use crate::iadvize::{self, ApiObserver, Client, NoopObserver, QueryPlan, UnixMillis};
 use crate::ledger::{Ledger, LedgerConfig};
 use crate::metrics::Metrics;
 use crate::poller::{Clock, Poller, Resume, system_clock};
-use crate::secret::Secret;
 use crate::simulator;
 use crate::state;
 use crate::web::{self, WebState};
@@ -74,31 +73,22 @@ pub async fn termination_signal() {
     }
 }
 
-/// With `--demo`, start the simulated account on a loopback port and point the client
-/// at it. Returns the handle that keeps it running.
+/// With `--demo`, start the simulated account on a loopback port and point the
+/// configuration at it. Returns the handle that keeps it running.
 async fn start_demo(config: &mut Config) -> Result<Option<simulator::SimHandle>, AppError> {
     if !config.demo {
         return Ok(None);
     }
-    let sim_config = simulator::SimConfig::demo();
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(AppError::Simulator)?;
-    let username = sim_config.username.clone();
-    let password = Secret::new(sim_config.password.clone());
-    let handle = simulator::start(sim_config, listener)
+    let handle = simulator::start(simulator::SimConfig::demo(), listener)
         .await
         .map_err(AppError::Simulator)?;
     tracing::info!(url = %handle.base_url(), "demo: serving a simulated iAdvize account");
-    config.client.base_url = url::Url::parse(&handle.base_url())
+    let base_url = url::Url::parse(&handle.base_url())
         .map_err(|e| AppError::Simulator(std::io::Error::other(e.to_string())))?;
-    config.client.credentials = Credentials::Password { username, password };
-    // The pace protects iAdvize; the simulated account is local and reads its first
-    // window faster this way.
-    config.client.max_requests_per_second = config.client.max_requests_per_second.max(50.0);
-    // Simulated time runs 60 times faster: poll often enough to watch it move.
-    config.poll.interval = config.poll.interval.min(Duration::from_secs(5));
-    config.poll.revisit_interval = config.poll.revisit_interval.min(Duration::from_secs(60));
+    config.use_demo_account(base_url);
     Ok(Some(handle))
 }
 

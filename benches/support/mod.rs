@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use iadvize_exporter::config::MetricsConfig;
 use iadvize_exporter::iadvize::parse::parse_page;
 use iadvize_exporter::iadvize::{Page, QueryShape};
 use iadvize_exporter::ledger::{Ledger, LedgerConfig};
@@ -40,17 +41,13 @@ pub fn fixture(shape: QueryShape) -> &'static [u8] {
 
 /// The ledger configuration of the exporter's defaults.
 pub fn ledger_config() -> LedgerConfig {
+    let metrics = MetricsConfig::default();
     LedgerConfig {
-        window_ms: 3_600_000,
-        duration_bounds: vec![
-            30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0,
-            86400.0,
-        ],
-        amount_bounds: vec![
-            10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-        ],
-        max_channels: 32,
-        max_currencies: 16,
+        window_ms: i64::try_from(metrics.window.as_millis()).unwrap_or(i64::MAX),
+        duration_bounds: metrics.duration_buckets,
+        amount_bounds: metrics.amount_buckets,
+        max_channels: metrics.max_channels,
+        max_currencies: metrics.max_currencies,
     }
 }
 

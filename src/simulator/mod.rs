@@ -28,10 +28,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::config::SimArgs;
+
+pub use crate::config::{DEMO_PASSWORD, DEMO_USERNAME, Offer};
 pub use faults::{Faults, FaultsError};
 pub use stats::Stats;
 pub use truth::{CountRow, CsatRow, NpsRow, SumRow, TagRow, TransactionRow, Truth};
@@ -40,19 +42,6 @@ use auth::{AuthState, Issued, LoginRefusal};
 use record::ServedConversation;
 use traffic::{Traffic, TrafficParams};
 use world::{Page, Selection, SortKey, World};
-
-/// Which query fields the simulated schema offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Offer {
-    /// `searchClosedConversations` and `closedConversations`.
-    #[default]
-    Both,
-    /// Only `searchClosedConversations`.
-    Search,
-    /// Only `closedConversations`.
-    Closed,
-}
 
 /// Everything that shapes a simulated account.
 #[derive(Clone)]
@@ -106,10 +95,6 @@ impl Default for SimConfig {
         }
     }
 }
-
-/// Credentials of the demo account.
-pub const DEMO_USERNAME: &str = "demo@example.com";
-pub const DEMO_PASSWORD: &str = "demo";
 
 impl SimConfig {
     /// For `--demo`: lively and realistic, with twenty minutes of history already there, so
@@ -229,135 +214,37 @@ fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
-    humantime::parse_duration(text)
-}
-
-/// Flags of `iadvize-exporter simulate`.
-#[derive(clap::Args, Clone)]
-pub struct SimArgs {
-    /// Where to serve the simulated API.
-    #[arg(long, default_value = "127.0.0.1:9835")]
-    pub listen: SocketAddr,
-    /// Seed of the traffic: the same seed and start time give the same data.
-    #[arg(long = "sim.seed", default_value_t = 1)]
-    pub seed: u64,
-    /// Simulated minutes per real second.
-    #[arg(long = "sim.speed", default_value_t = 1.0)]
-    pub speed: f64,
-    /// Conversations closed per simulated hour.
-    #[arg(long = "sim.rate", default_value_t = 120.0)]
-    pub rate: f64,
-    /// Comma-separated project ids.
-    #[arg(
-        long = "sim.projects",
-        value_delimiter = ',',
-        default_value = "1001,1002,1003"
-    )]
-    pub projects: Vec<i64>,
-    /// Which query fields the schema offers.
-    #[arg(long = "sim.offer", value_enum, default_value_t = Offer::Both)]
-    pub offer: Offer,
-    /// Whether the schema has `Transaction.id`.
-    #[arg(long = "sim.transaction-id", default_value_t = true, action = clap::ArgAction::Set)]
-    pub transaction_id: bool,
-    /// Real time of already-closed conversations before the start.
-    #[arg(long = "sim.history", default_value = "2h", value_parser = parse_duration)]
-    pub history: Duration,
-    /// Stop closing conversations this long after the start (default: never).
-    #[arg(long = "sim.traffic-duration", value_parser = parse_duration)]
-    pub traffic_duration: Option<Duration>,
-    /// Real delay before a closed conversation can be found.
-    #[arg(long = "sim.index-lag", default_value = "0s", value_parser = parse_duration)]
-    pub index_lag: Duration,
-    /// Lifetime of issued tokens.
-    #[arg(long = "sim.token-lifetime", default_value = "24h", value_parser = parse_duration)]
-    pub token_lifetime: Duration,
-    #[arg(long = "sim.username", default_value = DEMO_USERNAME)]
-    pub username: String,
-    #[arg(long = "sim.password", default_value = DEMO_PASSWORD)]
-    pub password: String,
-    /// Probability of HTTP 500 per GraphQL request.
-    #[arg(long = "sim.fault-500", default_value_t = 0.0)]
-    pub fault_500: f64,
-    /// Probability of HTTP 503 per GraphQL request.
-    #[arg(long = "sim.fault-503", default_value_t = 0.0)]
-    pub fault_503: f64,
-    /// Probability of HTTP 429 per GraphQL request.
-    #[arg(long = "sim.fault-429", default_value_t = 0.0)]
-    pub fault_429: f64,
-    /// `Retry-After` of injected 429s, in seconds.
-    #[arg(long = "sim.retry-after", default_value_t = 1)]
-    pub retry_after: u64,
-    /// Probability of a half-sent body.
-    #[arg(long = "sim.fault-truncated", default_value_t = 0.0)]
-    pub fault_truncated: f64,
-    /// Probability of a retryable GraphQL error (HTTP 200).
-    #[arg(long = "sim.fault-graphql-error", default_value_t = 0.0)]
-    pub fault_graphql_error: f64,
-    /// Probability of a non-retryable GraphQL error (HTTP 200).
-    #[arg(long = "sim.fault-graphql-error-no-retry", default_value_t = 0.0)]
-    pub fault_graphql_error_no_retry: f64,
-    /// Probability of a slow answer.
-    #[arg(long = "sim.fault-slow", default_value_t = 0.0)]
-    pub fault_slow: f64,
-    /// How slow a slow answer is.
-    #[arg(long = "sim.slow-delay", default_value = "2s", value_parser = parse_duration)]
-    pub slow_delay: Duration,
-    /// Revoke every token after each N-th GraphQL request (0: never).
-    #[arg(long = "sim.revoke-every", default_value_t = 0)]
-    pub revoke_every: u64,
-    /// Fraction of generated conversations with one defect.
-    #[arg(long = "sim.bad-record-rate", default_value_t = 0.0)]
-    pub bad_record_rate: f64,
-    /// Latest transaction, in simulated hours after the close.
-    #[arg(long = "sim.max-transaction-delay-hours", default_value_t = 6.0)]
-    pub max_transaction_delay_hours: f64,
-    /// Lowers CSAT answers by this many points (0..4).
-    #[arg(long = "sim.csat-bias", default_value_t = 0.0)]
-    pub csat_bias: f64,
-}
-
-impl fmt::Debug for SimArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimArgs")
-            .field("listen", &self.listen)
-            .field("config", &self.to_config())
-            .finish()
-    }
-}
-
-impl SimArgs {
-    pub fn to_config(&self) -> SimConfig {
+impl From<&SimArgs> for SimConfig {
+    fn from(args: &SimArgs) -> SimConfig {
         SimConfig {
-            seed: self.seed,
-            speed: self.speed,
-            rate_per_hour: self.rate,
-            projects: self.projects.clone(),
-            history: self.history,
-            traffic_duration: self.traffic_duration,
-            index_lag: self.index_lag,
-            offer: self.offer,
-            transaction_id: self.transaction_id,
-            username: self.username.clone(),
-            password: self.password.clone(),
-            token_lifetime: self.token_lifetime,
+            seed: args.seed,
+            speed: args.speed,
+            rate_per_hour: args.rate,
+            projects: args.projects.clone(),
+            history: args.history,
+            traffic_duration: args.traffic_duration,
+            index_lag: args.index_lag,
+            offer: args.offer,
+            transaction_id: args.transaction_id,
+            username: args.username.clone(),
+            password: args.password.clone(),
+            token_lifetime: args.token_lifetime,
             faults: Faults {
-                http_500: self.fault_500,
-                http_503: self.fault_503,
-                http_429: self.fault_429,
-                retry_after_seconds: self.retry_after,
-                truncated: self.fault_truncated,
-                graphql_error: self.fault_graphql_error,
-                graphql_error_no_retry: self.fault_graphql_error_no_retry,
-                slow: self.fault_slow,
-                slow_delay_ms: u64::try_from(self.slow_delay.as_millis()).unwrap_or(u64::MAX),
-                revoke_every: self.revoke_every,
+                http_500: args.fault_500,
+                http_503: args.fault_503,
+                http_429: args.fault_429,
+                retry_after_seconds: args.retry_after,
+                truncated: args.fault_truncated,
+                graphql_error: args.fault_graphql_error,
+                graphql_error_no_retry: args.fault_graphql_error_no_retry,
+                slow: args.fault_slow,
+                slow_delay_ms: u64::try_from(args.slow_delay.as_millis()).unwrap_or(u64::MAX),
+                revoke_every: args.revoke_every,
                 token_lifetime_seconds: None,
-                csat_bias: self.csat_bias,
+                csat_bias: args.csat_bias,
             },
-            bad_record_rate: self.bad_record_rate,
-            max_transaction_delay_hours: self.max_transaction_delay_hours,
+            bad_record_rate: args.bad_record_rate,
+            max_transaction_delay_hours: args.max_transaction_delay_hours,
         }
     }
 }
@@ -663,7 +550,7 @@ pub async fn start(
 /// `iadvize-exporter simulate`: serves until Ctrl-C or SIGTERM.
 pub async fn serve_forever(args: SimArgs) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let config = args.to_config();
+    let config = SimConfig::from(&args);
     let handle = start(config.clone(), listener).await?;
     tracing::info!(
         addr = %handle.addr,
