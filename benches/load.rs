@@ -932,10 +932,10 @@ fn watch_gates(
             }
         };
         state = next;
-        if let Some(gate) = gate {
-            if gates.send(gate).is_err() {
-                return Ok(());
-            }
+        if let Some(gate) = gate
+            && gates.send(gate).is_err()
+        {
+            return Ok(());
         }
     }
     Ok(())
