@@ -5,11 +5,16 @@
 //! (never half a pass, so a failed poll changes nothing), and the metrics module only
 //! reads the [`Snapshot`] it produces.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
+mod records;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use std::collections::{BTreeMap, HashMap};
+
 use serde::{Deserialize, Serialize};
+
+use records::{
+    COUNTED, HAS_TRANSACTIONS, NO_ANSWER, Record, Records, Skipped, TrackedTransaction,
+    Transactions, WindowDuration, answer, reason_bit,
+};
 
 use crate::iadvize::{Conversation, Id128, InvalidReason, Page, Rejection, UnixMillis};
 use crate::labels::{CappedLabels, LabelId, normalise_channel};
@@ -152,207 +157,6 @@ impl Snapshot {
     }
 }
 
-/// A transaction the ledger remembers, so that a re-read never counts it again. Packed
-/// like [`Record`], to 28 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[repr(C, packed(4))]
-struct TrackedTransaction {
-    key: Id128,
-    currency: LabelId,
-    amount: f64,
-}
-
-/// The transactions of one conversation: the usual single one inline, more on the heap.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Transactions {
-    One(TrackedTransaction),
-    Many(Box<[TrackedTransaction]>),
-}
-
-impl Transactions {
-    fn as_slice(&self) -> &[TrackedTransaction] {
-        match self {
-            Transactions::One(t) => std::slice::from_ref(t),
-            Transactions::Many(list) => list,
-        }
-    }
-
-    fn from_list(list: Vec<TrackedTransaction>) -> Option<Self> {
-        match list.as_slice() {
-            [] => None,
-            [one] => Some(Transactions::One(*one)),
-            _ => Some(Transactions::Many(list.into_boxed_slice())),
-        }
-    }
-}
-
-/// One conversation the ledger remembers: 36 bytes, for millions of them (packed to a
-/// 4-byte alignment, so fields are read by value, never by reference). Late-data details
-/// (transactions) live in a side table, only for the few that have some.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[repr(C, packed(4))]
-struct Record {
-    id: Id128,
-    closed_at: UnixMillis,
-    duration: WindowDuration,
-    /// Index in `Ledger::series`.
-    series: u32,
-    /// 1..=5, or [`NO_ANSWER`].
-    csat: u8,
-    /// 0..=10, or [`NO_ANSWER`].
-    nps: u8,
-    /// A bit per [`InvalidReason`] already counted, plus [`COUNTED`] and
-    /// [`HAS_TRANSACTIONS`].
-    flags: u16,
-}
-
-/// A conversation's duration as the window needs it, in 4 bytes: milliseconds below 2^31
-/// (24.8 days, exact to the millisecond), whole seconds above, `u32::MAX` when unknown.
-/// The cumulative histogram is fed the exact value when the conversation is first read.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct WindowDuration(u32);
-
-impl WindowDuration {
-    const UNKNOWN: WindowDuration = WindowDuration(u32::MAX);
-    const SECONDS: u32 = 1 << 31;
-
-    fn new(seconds: Option<f64>) -> Self {
-        let Some(seconds) = seconds.filter(|s| s.is_finite() && *s >= 0.0) else {
-            return Self::UNKNOWN;
-        };
-        let millis = (seconds * 1000.0).round();
-        if millis < f64::from(Self::SECONDS) {
-            return WindowDuration(millis as u32);
-        }
-        // `as` saturates: beyond 68 years the duration reads as 68 years.
-        let whole = (seconds.round() as u32).min(Self::SECONDS - 2);
-        WindowDuration(Self::SECONDS | whole)
-    }
-
-    fn seconds(self) -> Option<f64> {
-        match self.0 {
-            u32::MAX => None,
-            v if v & Self::SECONDS != 0 => Some(f64::from(v & !Self::SECONDS)),
-            v => Some(f64::from(v) / 1000.0),
-        }
-    }
-}
-
-const NO_ANSWER: u8 = u8::MAX;
-/// Closed at or after counting started: counted, not only in the window.
-const COUNTED: u16 = 1 << 14;
-/// Has an entry in `Ledger::transactions`.
-const HAS_TRANSACTIONS: u16 = 1 << 15;
-
-fn answer(score: u8) -> Option<u8> {
-    (score != NO_ANSWER).then_some(score)
-}
-
-/// A record that was skipped whole: remembered only to count its rejection once.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct Skipped {
-    invalid_seen: u16,
-    first_seen: UnixMillis,
-}
-
-/// The tracked conversations: a vector of records and a hash index of positions into
-/// it. Four bytes of index per slot instead of a whole record keeps a million
-/// conversations near 50 bytes each, where a map of id to record needs twice that once
-/// its table doubles.
-#[derive(Clone, Default)]
-struct Records {
-    list: Vec<Record>,
-    index: HashTable<u32>,
-    hasher: DefaultHashBuilder,
-}
-
-impl std::fmt::Debug for Records {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Records")
-            .field("len", &self.list.len())
-            .finish()
-    }
-}
-
-impl Records {
-    fn from_list(list: Vec<Record>) -> Self {
-        let mut records = Records {
-            index: HashTable::with_capacity(list.len()),
-            list: Vec::new(),
-            hasher: DefaultHashBuilder::default(),
-        };
-        records.list.reserve_exact(list.len());
-        for record in list {
-            if records.position(record.id).is_none() {
-                records.push(record);
-            }
-        }
-        records
-    }
-
-    fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    fn position(&self, id: Id128) -> Option<usize> {
-        let list = &self.list;
-        self.index
-            .find(
-                self.hasher.hash_one(id),
-                |&at| { list[at as usize].id } == id,
-            )
-            .map(|&at| at as usize)
-    }
-
-    /// Add a record whose id is not there yet; returns its position.
-    fn push(&mut self, record: Record) -> usize {
-        let at = self.list.len();
-        if at == self.list.capacity() {
-            // Grow by an eighth, not double: a million records would otherwise carry up
-            // to 40 MB of spare capacity. Reallocating a large block is a remap, not a copy.
-            self.list.reserve_exact((at / 8).max(1024));
-        }
-        self.list.push(record);
-        let (list, hasher) = (&self.list, &self.hasher);
-        self.index
-            .insert_unique(hasher.hash_one(record.id), at as u32, |&i| {
-                hasher.hash_one(list[i as usize].id)
-            });
-        at
-    }
-
-    /// Remove the record at `at`; the last record takes its place.
-    fn swap_remove(&mut self, at: usize) -> Record {
-        let removed = self.list[at];
-        let last = self.list.len() - 1;
-        if let Ok(entry) = self
-            .index
-            .find_entry(self.hasher.hash_one(removed.id), |&i| i as usize == at)
-        {
-            entry.remove();
-        }
-        if at != last {
-            let moved = self.list[last].id;
-            if let Some(slot) = self
-                .index
-                .find_mut(self.hasher.hash_one(moved), |&i| i as usize == last)
-            {
-                *slot = at as u32;
-            }
-        }
-        self.list.swap_remove(at);
-        removed
-    }
-
-    /// Remove every record from `len` on: those a failed pass added, newest last.
-    fn truncate(&mut self, len: usize) {
-        while self.list.len() > len {
-            let at = self.list.len() - 1;
-            self.swap_remove(at);
-        }
-    }
-}
-
 /// What one [`Ledger::apply`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -372,14 +176,6 @@ impl ApplyReport {
     pub fn changed(&self) -> bool {
         *self != ApplyReport::default()
     }
-}
-
-fn reason_bit(reason: InvalidReason) -> u16 {
-    let index = InvalidReason::ALL
-        .iter()
-        .position(|&r| r == reason)
-        .unwrap_or(0);
-    1 << index
 }
 
 /// What the state file keeps of a ledger: everything but the configuration.
@@ -581,7 +377,7 @@ impl Ledger {
             duration_bounds: &self.config.duration_bounds,
             amount_bounds: &self.config.amount_bounds,
             series: &self.series,
-            records: &self.records.list,
+            records: self.records.as_slice(),
             transactions: &self.transactions,
             skipped: &self.skipped,
             totals: &self.totals,
@@ -708,8 +504,8 @@ impl Ledger {
         };
         // Newest change first, so the oldest value is the one left.
         for (at, record) in pass.changed_records.into_iter().rev() {
-            if let Some(slot) = self.records.list.get_mut(at) {
-                *slot = record;
+            if at < self.records.len() {
+                self.records.set(at, record);
             }
         }
         for (id, old) in pass.changed_transactions.into_iter().rev() {
@@ -724,7 +520,7 @@ impl Ledger {
                 None => self.skipped.remove(&id),
             };
         }
-        for record in self.records.list.get(pass.records..).unwrap_or(&[]) {
+        for record in self.records.as_slice().get(pass.records..).unwrap_or(&[]) {
             if record.flags & HAS_TRANSACTIONS != 0 {
                 self.transactions.remove(&{ record.id });
             }
@@ -747,7 +543,7 @@ impl Ledger {
 
     fn apply_conversation(&mut self, c: &Conversation, channel: LabelId, report: &mut ApplyReport) {
         let (at, before) = match self.records.position(c.id) {
-            Some(at) => (at, Some(self.records.list[at])),
+            Some(at) => (at, Some(self.records.get(at))),
             None => {
                 let series = SeriesKey {
                     project_id: c.project_id,
@@ -781,7 +577,7 @@ impl Ledger {
             }
         };
         // A first sighting and a late one are the same case: what is new gets counted once.
-        let mut record = self.records.list[at];
+        let mut record = self.records.get(at);
         let series = self.series[record.series as usize];
         let counted = record.flags & COUNTED != 0;
         if record.csat == NO_ANSWER
@@ -820,7 +616,7 @@ impl Ledger {
         {
             return;
         }
-        self.records.list[at] = record;
+        self.records.set(at, record);
         if let (Some(before), Some(pass)) = (before, &mut self.pass)
             && at < pass.records
         {
@@ -897,11 +693,12 @@ impl Ledger {
             None => true,
             Some(id) => match self.records.position(id) {
                 Some(at) => {
-                    let record = &mut self.records.list[at];
+                    let mut record = self.records.get(at);
                     let first = record.flags & bit == 0;
                     if first {
-                        let before = *record;
+                        let before = record;
                         record.flags |= bit;
+                        self.records.set(at, record);
                         if let Some(pass) = &mut self.pass
                             && at < pass.records
                         {
@@ -946,7 +743,7 @@ impl Ledger {
         self.counting_start = self.counting_start.max(cutoff);
         let mut at = 0;
         while at < self.records.len() {
-            let record = self.records.list[at];
+            let record = self.records.get(at);
             if record.closed_at >= cutoff {
                 at += 1;
                 continue;
@@ -979,7 +776,7 @@ impl Ledger {
         let mut slots: Vec<WindowSeries> = vec![WindowSeries::default(); self.series.len()];
         let mut durations: Vec<Vec<f64>> = vec![Vec::new(); self.series.len()];
         let mut revenue: BTreeMap<AmountKey, f64> = BTreeMap::new();
-        for r in &self.records.list {
+        for r in self.records.as_slice() {
             if r.closed_at < from || r.closed_at >= now {
                 continue;
             }
@@ -1313,28 +1110,6 @@ mod tests {
             2,
             "no id: nothing to recognise"
         );
-    }
-
-    #[test]
-    fn records_and_transactions_stay_small() {
-        assert_eq!(std::mem::size_of::<Record>(), 36);
-        assert_eq!(std::mem::size_of::<Transactions>(), 32);
-    }
-
-    #[test]
-    fn window_durations_keep_milliseconds_then_seconds() {
-        let round_trip = |s: f64| WindowDuration::new(Some(s)).seconds();
-        assert_eq!(round_trip(0.0), Some(0.0));
-        assert_eq!(round_trip(754.0), Some(754.0));
-        assert_eq!(round_trip(1800.123), Some(1800.123));
-        assert_eq!(round_trip(0.0004), Some(0.0), "below a millisecond");
-        // 24.8 days is the last duration kept to the millisecond.
-        assert_eq!(round_trip(2_147_483.647), Some(2_147_483.647));
-        assert_eq!(round_trip(2_147_484.4), Some(2_147_484.0));
-        assert_eq!(round_trip(90.0 * 86_400.0), Some(90.0 * 86_400.0));
-        assert_eq!(WindowDuration::new(None).seconds(), None);
-        assert_eq!(WindowDuration::new(Some(f64::NAN)).seconds(), None);
-        assert_eq!(WindowDuration::new(Some(-1.0)).seconds(), None);
     }
 
     #[test]

@@ -659,10 +659,7 @@ mod tests {
 
     #[test]
     fn the_schema_matches_schema_graphql() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/spec/iadvize/schema.graphql"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/iadvize/schema.graphql");
         let spec = signatures(&std::fs::read_to_string(path).unwrap());
         let options = SchemaOptions {
             offer: Offer::Both,
