@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::poller::{Clock, Poller, Resume, system_clock};
 use crate::secret::Secret;
 use crate::simulator;
-use crate::state;
+use crate::state_file;
 use crate::web::{self, WebState};
 
 /// Why the exporter stopped with an error (exit code 1).
@@ -28,7 +28,7 @@ pub enum AppError {
     #[error("cannot start the simulated iAdvize account: {0}")]
     Simulator(#[source] std::io::Error),
     #[error("{0}")]
-    State(#[source] state::StateError),
+    State(#[source] state_file::StateError),
     #[error("the web server failed: {0}")]
     Web(#[source] std::io::Error),
     #[error("{0}")]
@@ -157,7 +157,7 @@ fn restore(
     let Some(path) = &config.state_file else {
         return Ok(fresh());
     };
-    match state::load(path) {
+    match state_file::load(path) {
         Ok(None) => {
             tracing::info!(path = %path.display(), "no state file yet: starting fresh");
             Ok(fresh())
@@ -176,16 +176,16 @@ fn restore(
             };
             Ok((ledger, Some(resume)))
         }
-        Err(error @ state::StateError::Corrupt { .. }) => {
+        Err(error @ state_file::StateError::Corrupt { .. }) => {
             metrics.state_file_corrupt();
-            match state::move_aside(path, now / 1000) {
+            match state_file::move_aside(path, now / 1000) {
                 Ok(aside) => tracing::error!(
                     error = %error,
                     moved_to = %aside.display(),
                     "STATE FILE UNUSABLE: moved aside, starting fresh; counts restart from zero"
                 ),
                 Err(e) => {
-                    return Err(AppError::State(state::StateError::Write {
+                    return Err(AppError::State(state_file::StateError::Write {
                         path: path.clone(),
                         source: e,
                     }));

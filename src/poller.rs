@@ -19,7 +19,7 @@ use crate::config::PollConfig;
 use crate::iadvize::{self, Client, Page, QueryPlan, UnixMillis};
 use crate::ledger::{ApplyReport, Ledger};
 use crate::metrics::Metrics;
-use crate::state::{self, SavedStateRef};
+use crate::state_file::{self, SavedStateRef};
 
 /// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
 pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
@@ -158,18 +158,19 @@ impl Poller {
         // blocking thread without a copy of it.
         let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
             tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| state::encode(&saved))
+                tokio::task::block_in_place(|| state_file::encode(&saved))
             }
-            _ => state::encode(&saved),
+            _ => state_file::encode(&saved),
         };
         let result = match encoded {
             Ok(bytes) => {
                 let len = bytes.len();
                 let path = path.clone();
-                match tokio::task::spawn_blocking(move || state::write_atomic(&path, &bytes)).await
+                match tokio::task::spawn_blocking(move || state_file::write_atomic(&path, &bytes))
+                    .await
                 {
                     Ok(result) => result.map(|()| len),
-                    Err(join) => Err(state::StateError::Encode(join.to_string())),
+                    Err(join) => Err(state_file::StateError::Encode(join.to_string())),
                 }
             }
             Err(e) => Err(e),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{Exporter, business_view, diff, eventually, expected_from_truth, start_sim};
 use iadvize_exporter::simulator::{SimConfig, SimHandle};
-use iadvize_exporter::state;
+use iadvize_exporter::state_file as state;
 
 /// Moves both clocks forward by `by`.
 fn step(sim: &SimHandle, offset: &AtomicI64, by: Duration) {

@@ -11,7 +11,7 @@ use common::{
     Exposition, business_view, diff, eventually, expected_from_truth, sleep_until_unix, start_sim,
 };
 use iadvize_exporter::simulator::{Faults, SimConfig};
-use iadvize_exporter::state;
+use iadvize_exporter::state_file as state;
 use rand::{Rng, SeedableRng};
 
 fn free_port() -> u16 {
