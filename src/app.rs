@@ -7,10 +7,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver, QueryPlan, UnixMillis};
-use crate::ledger::{Ledger, LedgerConfig};
+use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver, QueryPlan};
+use crate::ledger::LedgerConfig;
 use crate::metrics::Metrics;
-use crate::poller::{Clock, Poller, Resume, system_clock};
+use crate::poller::{Clock, Poller, system_clock};
 use crate::secret::Secret;
 use crate::simulator;
 use crate::state_file;
@@ -144,59 +144,6 @@ fn ledger_config(config: &Config) -> LedgerConfig {
     }
 }
 
-/// The ledger to start from: the state file's when there is a sound one, else a fresh
-/// one counting from `counting_start`. A damaged or foreign file is moved aside, loudly,
-/// and counted; an unreadable one stops the exporter rather than risk counting twice.
-fn restore(
-    config: &Config,
-    metrics: &Metrics,
-    counting_start: UnixMillis,
-    now: UnixMillis,
-) -> Result<(Ledger, Option<Resume>), AppError> {
-    let fresh = || (Ledger::new(ledger_config(config), counting_start), None);
-    let Some(path) = &config.state_file else {
-        return Ok(fresh());
-    };
-    match state_file::load(path) {
-        Ok(None) => {
-            tracing::info!(path = %path.display(), "no state file yet: starting fresh");
-            Ok(fresh())
-        }
-        Ok(Some(saved)) => {
-            let ledger = Ledger::from_state(ledger_config(config), saved.ledger);
-            tracing::info!(
-                path = %path.display(),
-                tracked = ledger.tracked(),
-                watermark = ?saved.watermark,
-                "state restored: counters go on from the saved values"
-            );
-            let resume = Resume {
-                watermark: saved.watermark,
-                last_revisit: saved.last_revisit,
-            };
-            Ok((ledger, Some(resume)))
-        }
-        Err(error @ state_file::StateError::Corrupt { .. }) => {
-            metrics.state_file_corrupt();
-            match state_file::move_aside(path, now / 1000) {
-                Ok(aside) => tracing::error!(
-                    error = %error,
-                    moved_to = %aside.display(),
-                    "STATE FILE UNUSABLE: moved aside, starting fresh; counts restart from zero"
-                ),
-                Err(e) => {
-                    return Err(AppError::State(state_file::StateError::Write {
-                        path: path.clone(),
-                        source: e,
-                    }));
-                }
-            }
-            Ok(fresh())
-        }
-        Err(error) => Err(AppError::State(error)),
-    }
-}
-
 /// Run the exporter until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), AppError> {
     run_until(config, termination_signal(), system_clock()).await
@@ -257,7 +204,14 @@ pub async fn run_with(
         let _ = stop_tx.send(true);
     });
 
-    let (ledger, resume) = restore(&config, &metrics, counting_start, clock())?;
+    let (ledger, resume) = state_file::restore(
+        config.state_file.as_deref(),
+        ledger_config(&config),
+        &metrics,
+        counting_start,
+        clock(),
+    )
+    .map_err(AppError::State)?;
     // Restored counts and window are served at once, even while iAdvize is unreachable.
     metrics.publish(ledger.snapshot(clock()));
 

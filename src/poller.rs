@@ -19,7 +19,7 @@ use crate::config::PollConfig;
 use crate::iadvize::{self, Client, Page, QueryPlan, UnixMillis};
 use crate::ledger::{ApplyReport, Ledger};
 use crate::metrics::Metrics;
-use crate::state_file::{self, SavedStateRef};
+use crate::state_file::{self, Resume, SavedStateRef};
 
 /// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
 pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
@@ -66,13 +66,6 @@ pub struct Poller {
     last_revisit: Option<UnixMillis>,
     /// Where the state is saved after each pass that changed something.
     state_file: Option<PathBuf>,
-}
-
-/// Where a restored poller goes on from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resume {
-    pub watermark: Option<UnixMillis>,
-    pub last_revisit: Option<UnixMillis>,
 }
 
 fn millis(d: Duration) -> i64 {

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::iadvize::UnixMillis;
-use crate::ledger::{LedgerState, LedgerStateRef, LedgerStateV1};
+use crate::ledger::{Ledger, LedgerConfig, LedgerState, LedgerStateRef, LedgerStateV1};
+use crate::metrics::Metrics;
 
 const MAGIC: &[u8; 8] = b"IADVZST\0";
 /// 2: conversations as 128-bit ids in one record list. 1 (read, converted): keyed by text.
@@ -146,6 +147,67 @@ pub fn load(path: &Path) -> Result<Option<SavedState>, StateError> {
             path: path.to_owned(),
             reason,
         })
+}
+
+/// Where a restored poller goes on from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub watermark: Option<UnixMillis>,
+    pub last_revisit: Option<UnixMillis>,
+}
+
+/// The ledger to start from: the state file's when there is a sound one, else a fresh
+/// one counting from `counting_start`. A damaged or foreign file is moved aside, loudly,
+/// and counted; an unreadable one stops the exporter rather than risk counting twice.
+pub fn restore(
+    path: Option<&Path>,
+    config: LedgerConfig,
+    metrics: &Metrics,
+    counting_start: UnixMillis,
+    now: UnixMillis,
+) -> Result<(Ledger, Option<Resume>), StateError> {
+    let fresh = |config| (Ledger::new(config, counting_start), None);
+    let Some(path) = path else {
+        return Ok(fresh(config));
+    };
+    match load(path) {
+        Ok(None) => {
+            tracing::info!(path = %path.display(), "no state file yet: starting fresh");
+            Ok(fresh(config))
+        }
+        Ok(Some(saved)) => {
+            let ledger = Ledger::from_state(config, saved.ledger);
+            tracing::info!(
+                path = %path.display(),
+                tracked = ledger.tracked(),
+                watermark = ?saved.watermark,
+                "state restored: counters go on from the saved values"
+            );
+            let resume = Resume {
+                watermark: saved.watermark,
+                last_revisit: saved.last_revisit,
+            };
+            Ok((ledger, Some(resume)))
+        }
+        Err(error @ StateError::Corrupt { .. }) => {
+            metrics.state_file_corrupt();
+            match move_aside(path, now / 1000) {
+                Ok(aside) => tracing::error!(
+                    error = %error,
+                    moved_to = %aside.display(),
+                    "STATE FILE UNUSABLE: moved aside, starting fresh; counts restart from zero"
+                ),
+                Err(e) => {
+                    return Err(StateError::Write {
+                        path: path.to_owned(),
+                        source: e,
+                    });
+                }
+            }
+            Ok(fresh(config))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Move a damaged file aside as `<file>.corrupt-<unix seconds>`, so it can be examined and
