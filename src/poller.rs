@@ -132,55 +132,18 @@ impl Poller {
         self.save().await;
     }
 
-    /// Write the state file, if there is one. A failure is logged and counted: counting
-    /// goes on, and the next save tries again.
+    /// Write the state file, if there is one.
     async fn save(&self) {
-        let Some(path) = self.state_file.clone() else {
+        let Some(path) = &self.state_file else {
             return;
         };
-        let started = Instant::now();
         let saved = SavedStateRef {
             written_at: (self.clock)(),
             watermark: self.watermark,
             last_revisit: self.last_revisit,
             ledger: self.ledger.state(),
         };
-        // Encoding a million conversations takes a few hundred milliseconds: on the
-        // multi-threaded runtime, hand this worker's other tasks (scrapes) to another
-        // worker meanwhile. The encoding borrows the live ledger, so it cannot move to a
-        // blocking thread without a copy of it.
-        let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| state_file::encode(&saved))
-            }
-            _ => state_file::encode(&saved),
-        };
-        let result = match encoded {
-            Ok(bytes) => {
-                let len = bytes.len();
-                let path = path.clone();
-                match tokio::task::spawn_blocking(move || state_file::write_atomic(&path, &bytes))
-                    .await
-                {
-                    Ok(result) => result.map(|()| len),
-                    Err(join) => Err(state_file::StateError::Encode(join.to_string())),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(bytes) => tracing::debug!(
-                path = %path.display(),
-                bytes,
-                seconds = started.elapsed().as_secs_f64(),
-                tracked = self.ledger.tracked(),
-                "state saved"
-            ),
-            Err(error) => {
-                self.metrics.state_write_failed();
-                tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
-            }
-        }
+        state_file::save(path, &saved, &self.metrics).await;
     }
 
     /// One scheduled round: the start-up read until it has succeeded, then a fresh pass,

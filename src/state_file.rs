@@ -11,6 +11,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 use crate::iadvize::UnixMillis;
 use crate::ledger::{Ledger, LedgerConfig, LedgerState, LedgerStateRef, LedgerStateV1};
@@ -218,6 +219,44 @@ pub fn move_aside(path: &Path, now_seconds: i64) -> io::Result<PathBuf> {
     let target = PathBuf::from(name);
     fs::rename(path, &target)?;
     Ok(target)
+}
+
+/// Write `state` to the file at `path`. A failure is logged and counted: counting goes on,
+/// and the next save tries again.
+pub async fn save(path: &Path, state: &SavedStateRef<'_>, metrics: &Metrics) {
+    let started = Instant::now();
+    // Encoding a million conversations takes a few hundred milliseconds: on the
+    // multi-threaded runtime, hand this worker's other tasks (scrapes) to another
+    // worker meanwhile. The encoding borrows the live ledger, so it cannot move to a
+    // blocking thread without a copy of it.
+    let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| encode(state)),
+        _ => encode(state),
+    };
+    let result = match encoded {
+        Ok(bytes) => {
+            let len = bytes.len();
+            let path = path.to_owned();
+            match tokio::task::spawn_blocking(move || write_atomic(&path, &bytes)).await {
+                Ok(result) => result.map(|()| len),
+                Err(join) => Err(StateError::Encode(join.to_string())),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(bytes) => tracing::debug!(
+            path = %path.display(),
+            bytes,
+            seconds = started.elapsed().as_secs_f64(),
+            tracked = state.ledger.tracked(),
+            "state saved"
+        ),
+        Err(error) => {
+            metrics.state_write_failed();
+            tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
+        }
+    }
 }
 
 /// Write `bytes` to `path` atomically and durably, readable by the owner only.

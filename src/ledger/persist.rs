@@ -43,6 +43,12 @@ pub struct LedgerStateRef<'a> {
     pub(super) totals: &'a Totals,
 }
 
+impl LedgerStateRef<'_> {
+    pub fn tracked(&self) -> usize {
+        self.records.len()
+    }
+}
+
 impl LedgerState {
     /// Conversations closed at or after this are counted.
     pub fn counting_start(&self) -> UnixMillis {
