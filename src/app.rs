@@ -7,10 +7,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver, QueryPlan};
+use crate::iadvize::{self, ApiObserver, Client, Credentials, NoopObserver};
 use crate::ledger::LedgerConfig;
 use crate::metrics::Metrics;
-use crate::poller::{Clock, Poller, system_clock};
+use crate::poller::{self, Clock, Poller, system_clock};
 use crate::secret::Secret;
 use crate::simulator;
 use crate::state_file;
@@ -102,38 +102,6 @@ async fn start_demo(config: &mut Config) -> Result<Option<simulator::SimHandle>,
     Ok(Some(handle))
 }
 
-/// Decide the query, retrying what may heal (network, rate limits, a login refused for a
-/// while) and giving up on what will not (the schema lacks a field we need).
-async fn plan_until_ready(
-    client: &Client,
-    metrics: &Metrics,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Result<Option<QueryPlan>, AppError> {
-    let mut delay = Duration::from_secs(1);
-    loop {
-        // A login or schema request can hang until its timeout, retries included: a stop
-        // must not wait for it.
-        let attempt = tokio::select! {
-            attempt = client.plan() => attempt,
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
-        };
-        match attempt {
-            Ok(plan) => return Ok(Some(plan)),
-            Err(e @ iadvize::Error::Schema(_)) => return Err(e.into()),
-            Err(e) => {
-                metrics.poll_started();
-                metrics.poll_finished(false, 0.0, chrono::Utc::now().timestamp() as f64);
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot reach iAdvize yet");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
-        }
-        delay = (delay * 2).min(Duration::from_secs(60));
-    }
-}
-
 fn ledger_config(config: &Config) -> LedgerConfig {
     LedgerConfig {
         window_ms: i64::try_from(config.metrics.window.as_millis()).unwrap_or(i64::MAX),
@@ -217,7 +185,7 @@ pub async fn run_with(
 
     let observer: Arc<dyn ApiObserver> = metrics.clone();
     let client = Arc::new(Client::new(config.client.clone(), observer).map_err(AppError::Client)?);
-    let poller_result = match plan_until_ready(&client, &metrics, &mut stop_rx).await? {
+    let poller_result = match poller::plan_until_ready(&client, &metrics, &mut stop_rx).await? {
         None => Ok(()),
         Some(plan) => {
             tracing::info!(shape = ?plan.shape, "iAdvize query decided");

@@ -1,5 +1,6 @@
 //! The background loop: a start-up read of the window, then a fresh pass every
-//! `--poll.interval` and a revisit pass every `--poll.revisit-interval`.
+//! `--poll.interval` and a revisit pass every `--poll.revisit-interval`. Before it,
+//! [`plan_until_ready`] retries login and schema detection until iAdvize answers.
 //!
 //! Passes run one after another in a single task, so they never overlap. Each page goes
 //! into the ledger as soon as it is read, so a pass holds one page in memory, but the
@@ -248,6 +249,38 @@ impl Poller {
 
     fn publish(&self, now: UnixMillis) {
         self.metrics.publish(self.ledger.snapshot(now));
+    }
+}
+
+/// Decide the query, retrying what may heal (network, rate limits, a login refused for a
+/// while) and giving up on what will not (the schema lacks a field we need).
+pub async fn plan_until_ready(
+    client: &Client,
+    metrics: &Metrics,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<QueryPlan>, iadvize::Error> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        // A login or schema request can hang until its timeout, retries included: a stop
+        // must not wait for it.
+        let attempt = tokio::select! {
+            attempt = client.plan() => attempt,
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
+        };
+        match attempt {
+            Ok(plan) => return Ok(Some(plan)),
+            Err(e @ iadvize::Error::Schema(_)) => return Err(e),
+            Err(e) => {
+                metrics.poll_started();
+                metrics.poll_finished(false, 0.0, chrono::Utc::now().timestamp() as f64);
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot reach iAdvize yet");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
     }
 }
 
