@@ -1,4 +1,5 @@
 //! The state file: the ledger, the counters and the watermark, kept across restarts.
+//! App calls [`restore`] once at start-up, the poller [`save`] after each pass.
 //!
 //! Layout: the 8-byte magic `IADVZST\0`, a little-endian `u32` version, a `u64` payload
 //! length, the payload (postcard, compact binary), and a CRC-32 of the payload. Written

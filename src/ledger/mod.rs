@@ -4,6 +4,9 @@
 //! The ledger is the single owner of business numbers. The poller feeds it whole passes
 //! (never half a pass, so a failed poll changes nothing), and the metrics module only
 //! reads the [`Snapshot`] it produces.
+//!
+//! This file holds the ledger's changes (apply, commit, rollback, prune); `records` the
+//! compact store they change, [`snapshot`] what they show, `persist` what a restart keeps.
 
 mod persist;
 mod records;
