@@ -13,7 +13,7 @@ use iadvize_exporter::config::PollConfig;
 use iadvize_exporter::iadvize::{Conversation, Currency, Id128, Page, Transaction};
 use iadvize_exporter::ledger::{Ledger, LedgerConfig};
 use iadvize_exporter::poller::prune_cutoff;
-use iadvize_exporter::state::{self, SavedStateRef};
+use iadvize_exporter::state_file::{self, SavedStateRef};
 
 const MINUTE: i64 = 60_000;
 const CHANNELS: [&str; 6] = ["CHAT", "CALL", "VIDEO", "WHATSAPP", "SMS", "INSTAGRAM"];
@@ -128,7 +128,7 @@ fn main() {
                 last_revisit: Some(last_revisit),
                 ledger: ledger.state(),
             };
-            let bytes = state::encode(&saved).map(|b| b.len()).unwrap_or(0);
+            let bytes = state_file::encode(&saved).map(|b| b.len()).unwrap_or(0);
             println!(
                 "| {} | {} | {} | {:.1} | {:.1} | {:.2} |",
                 minute / (24 * 60),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use iadvize_exporter::iadvize::{Conversation, Currency, Id128, Page, Transaction};
 use iadvize_exporter::ledger::{Ledger, LedgerConfig};
-use iadvize_exporter::state::{self, SavedStateRef};
+use iadvize_exporter::state_file::{self, SavedStateRef};
 
 fn main() {
     let n: usize = std::env::args()
@@ -70,13 +70,13 @@ fn main() {
     };
     let copy = t.elapsed();
     let t = Instant::now();
-    let bytes = state::encode(&saved).expect("encode");
+    let bytes = state_file::encode(&saved).expect("encode");
     let encode = t.elapsed();
     let t = Instant::now();
-    state::write_atomic(&path, &bytes).expect("write");
+    state_file::write_atomic(&path, &bytes).expect("write");
     let write = t.elapsed();
     let t = Instant::now();
-    let loaded = state::load(&path).expect("load").expect("present");
+    let loaded = state_file::load(&path).expect("load").expect("present");
     let load = t.elapsed();
     let t = Instant::now();
     let restored = Ledger::from_state(config, loaded.ledger);

@@ -7,12 +7,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::iadvize::{self, ApiObserver, Client, NoopObserver, QueryPlan, UnixMillis};
-use crate::ledger::{Ledger, LedgerConfig};
+use crate::iadvize::{self, ApiObserver, Client, NoopObserver};
+use crate::ledger::LedgerConfig;
 use crate::metrics::Metrics;
-use crate::poller::{Clock, Poller, Resume, system_clock};
+use crate::poller::{self, Clock, Poller, system_clock};
 use crate::simulator;
-use crate::state;
+use crate::state_file;
 use crate::web::{self, WebState};
 
 /// Why the exporter stopped with an error (exit code 1).
@@ -27,7 +27,7 @@ pub enum AppError {
     #[error("cannot start the simulated iAdvize account: {0}")]
     Simulator(#[source] std::io::Error),
     #[error("{0}")]
-    State(#[source] state::StateError),
+    State(#[source] state_file::StateError),
     #[error("the web server failed: {0}")]
     Web(#[source] std::io::Error),
     #[error("{0}")]
@@ -92,38 +92,6 @@ async fn start_demo(config: &mut Config) -> Result<Option<simulator::SimHandle>,
     Ok(Some(handle))
 }
 
-/// Decide the query, retrying what may heal (network, rate limits, a login refused for a
-/// while) and giving up on what will not (the schema lacks a field we need).
-async fn plan_until_ready(
-    client: &Client,
-    metrics: &Metrics,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Result<Option<QueryPlan>, AppError> {
-    let mut delay = Duration::from_secs(1);
-    loop {
-        // A login or schema request can hang until its timeout, retries included: a stop
-        // must not wait for it.
-        let attempt = tokio::select! {
-            attempt = client.plan() => attempt,
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
-        };
-        match attempt {
-            Ok(plan) => return Ok(Some(plan)),
-            Err(e @ iadvize::Error::Schema(_)) => return Err(e.into()),
-            Err(e) => {
-                metrics.poll_started();
-                metrics.poll_finished(false, 0.0, chrono::Utc::now().timestamp() as f64);
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot reach iAdvize yet");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
-        }
-        delay = (delay * 2).min(Duration::from_secs(60));
-    }
-}
-
 fn ledger_config(config: &Config) -> LedgerConfig {
     LedgerConfig {
         window_ms: i64::try_from(config.metrics.window.as_millis()).unwrap_or(i64::MAX),
@@ -131,59 +99,6 @@ fn ledger_config(config: &Config) -> LedgerConfig {
         amount_bounds: config.metrics.amount_buckets.clone(),
         max_channels: config.metrics.max_channels,
         max_currencies: config.metrics.max_currencies,
-    }
-}
-
-/// The ledger to start from: the state file's when there is a sound one, else a fresh
-/// one counting from `counting_start`. A damaged or foreign file is moved aside, loudly,
-/// and counted; an unreadable one stops the exporter rather than risk counting twice.
-fn restore(
-    config: &Config,
-    metrics: &Metrics,
-    counting_start: UnixMillis,
-    now: UnixMillis,
-) -> Result<(Ledger, Option<Resume>), AppError> {
-    let fresh = || (Ledger::new(ledger_config(config), counting_start), None);
-    let Some(path) = &config.state_file else {
-        return Ok(fresh());
-    };
-    match state::load(path) {
-        Ok(None) => {
-            tracing::info!(path = %path.display(), "no state file yet: starting fresh");
-            Ok(fresh())
-        }
-        Ok(Some(saved)) => {
-            let ledger = Ledger::from_state(ledger_config(config), saved.ledger);
-            tracing::info!(
-                path = %path.display(),
-                tracked = ledger.tracked(),
-                watermark = ?saved.watermark,
-                "state restored: counters go on from the saved values"
-            );
-            let resume = Resume {
-                watermark: saved.watermark,
-                last_revisit: saved.last_revisit,
-            };
-            Ok((ledger, Some(resume)))
-        }
-        Err(error @ state::StateError::Corrupt { .. }) => {
-            metrics.state_file_corrupt();
-            match state::move_aside(path, now / 1000) {
-                Ok(aside) => tracing::error!(
-                    error = %error,
-                    moved_to = %aside.display(),
-                    "STATE FILE UNUSABLE: moved aside, starting fresh; counts restart from zero"
-                ),
-                Err(e) => {
-                    return Err(AppError::State(state::StateError::Write {
-                        path: path.clone(),
-                        source: e,
-                    }));
-                }
-            }
-            Ok(fresh())
-        }
-        Err(error) => Err(AppError::State(error)),
     }
 }
 
@@ -247,13 +162,20 @@ pub async fn run_with(
         let _ = stop_tx.send(true);
     });
 
-    let (ledger, resume) = restore(&config, &metrics, counting_start, clock())?;
+    let (ledger, resume) = state_file::restore(
+        config.state_file.as_deref(),
+        ledger_config(&config),
+        &metrics,
+        counting_start,
+        clock(),
+    )
+    .map_err(AppError::State)?;
     // Restored counts and window are served at once, even while iAdvize is unreachable.
     metrics.publish(ledger.snapshot(clock()));
 
     let observer: Arc<dyn ApiObserver> = metrics.clone();
     let client = Arc::new(Client::new(config.client.clone(), observer).map_err(AppError::Client)?);
-    let poller_result = match plan_until_ready(&client, &metrics, &mut stop_rx).await? {
+    let poller_result = match poller::plan_until_ready(&client, &metrics, &mut stop_rx).await? {
         None => Ok(()),
         Some(plan) => {
             tracing::info!(shape = ?plan.shape, "iAdvize query decided");

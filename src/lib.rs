@@ -24,6 +24,6 @@ pub mod secret;
 /// A simulated iAdvize account: token and GraphQL endpoints, traffic, faults, ground truth.
 pub mod simulator;
 /// The state file: ledger, counters and watermark kept across restarts.
-pub mod state;
+pub mod state_file;
 /// The HTTP server: `/metrics`, `/`, `/-/healthy`, `/-/ready`.
 pub mod web;

@@ -1,5 +1,6 @@
 //! The background loop: a start-up read of the window, then a fresh pass every
-//! `--poll.interval` and a revisit pass every `--poll.revisit-interval`.
+//! `--poll.interval` and a revisit pass every `--poll.revisit-interval`. Before it,
+//! [`plan_until_ready`] retries login and schema detection until iAdvize answers.
 //!
 //! Passes run one after another in a single task, so they never overlap. Each page goes
 //! into the ledger as soon as it is read, so a pass holds one page in memory, but the
@@ -19,7 +20,7 @@ use crate::config::PollConfig;
 use crate::iadvize::{self, Client, Page, QueryPlan, UnixMillis};
 use crate::ledger::{ApplyReport, Ledger};
 use crate::metrics::Metrics;
-use crate::state::{self, SavedStateRef};
+use crate::state_file::{self, Resume, SavedStateRef};
 
 /// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
 pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
@@ -66,13 +67,6 @@ pub struct Poller {
     last_revisit: Option<UnixMillis>,
     /// Where the state is saved after each pass that changed something.
     state_file: Option<PathBuf>,
-}
-
-/// Where a restored poller goes on from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resume {
-    pub watermark: Option<UnixMillis>,
-    pub last_revisit: Option<UnixMillis>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -139,54 +133,18 @@ impl Poller {
         self.save().await;
     }
 
-    /// Write the state file, if there is one. A failure is logged and counted: counting
-    /// goes on, and the next save tries again.
+    /// Write the state file, if there is one.
     async fn save(&self) {
-        let Some(path) = self.state_file.clone() else {
+        let Some(path) = &self.state_file else {
             return;
         };
-        let started = Instant::now();
         let saved = SavedStateRef {
             written_at: (self.clock)(),
             watermark: self.watermark,
             last_revisit: self.last_revisit,
             ledger: self.ledger.state(),
         };
-        // Encoding a million conversations takes a few hundred milliseconds: on the
-        // multi-threaded runtime, hand this worker's other tasks (scrapes) to another
-        // worker meanwhile. The encoding borrows the live ledger, so it cannot move to a
-        // blocking thread without a copy of it.
-        let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| state::encode(&saved))
-            }
-            _ => state::encode(&saved),
-        };
-        let result = match encoded {
-            Ok(bytes) => {
-                let len = bytes.len();
-                let path = path.clone();
-                match tokio::task::spawn_blocking(move || state::write_atomic(&path, &bytes)).await
-                {
-                    Ok(result) => result.map(|()| len),
-                    Err(join) => Err(state::StateError::Encode(join.to_string())),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(bytes) => tracing::debug!(
-                path = %path.display(),
-                bytes,
-                seconds = started.elapsed().as_secs_f64(),
-                tracked = self.ledger.tracked(),
-                "state saved"
-            ),
-            Err(error) => {
-                self.metrics.state_write_failed();
-                tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
-            }
-        }
+        state_file::save(path, &saved, &self.metrics).await;
     }
 
     /// One scheduled round: the start-up read until it has succeeded, then a fresh pass,
@@ -291,6 +249,38 @@ impl Poller {
 
     fn publish(&self, now: UnixMillis) {
         self.metrics.publish(self.ledger.snapshot(now));
+    }
+}
+
+/// Decide the query, retrying what may heal (network, rate limits, a login refused for a
+/// while) and giving up on what will not (the schema lacks a field we need).
+pub async fn plan_until_ready(
+    client: &Client,
+    metrics: &Metrics,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<QueryPlan>, iadvize::Error> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        // A login or schema request can hang until its timeout, retries included: a stop
+        // must not wait for it.
+        let attempt = tokio::select! {
+            attempt = client.plan() => attempt,
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
+        };
+        match attempt {
+            Ok(plan) => return Ok(Some(plan)),
+            Err(e @ iadvize::Error::Schema(_)) => return Err(e),
+            Err(e) => {
+                metrics.poll_started();
+                metrics.poll_finished(false, 0.0, chrono::Utc::now().timestamp() as f64);
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot reach iAdvize yet");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
     }
 }
 

@@ -14,7 +14,7 @@ use common::{
     start_sim,
 };
 use iadvize_exporter::simulator::{SimConfig, SimHandle};
-use iadvize_exporter::state;
+use iadvize_exporter::state_file as state;
 
 /// Moves both clocks forward by `by`.
 fn step(sim: &SimHandle, offset: &AtomicI64, by: Duration) {

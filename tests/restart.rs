@@ -11,7 +11,7 @@ use common::{
     fast_poll_flags, free_port, sleep_until_unix, start_sim,
 };
 use iadvize_exporter::simulator::{Faults, SimConfig};
-use iadvize_exporter::state;
+use iadvize_exporter::state_file as state;
 use rand::{Rng, SeedableRng};
 
 fn spawn(sim_url: &str, port: u16, state_file: &Path) -> ExporterProcess {

@@ -1,4 +1,5 @@
 //! The state file: the ledger, the counters and the watermark, kept across restarts.
+//! App calls [`restore`] once at start-up, the poller [`save`] after each pass.
 //!
 //! Layout: the 8-byte magic `IADVZST\0`, a little-endian `u32` version, a `u64` payload
 //! length, the payload (postcard, compact binary), and a CRC-32 of the payload. Written
@@ -11,9 +12,11 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 use crate::iadvize::UnixMillis;
-use crate::ledger::{LedgerState, LedgerStateRef, LedgerStateV1};
+use crate::ledger::{Ledger, LedgerConfig, LedgerState, LedgerStateRef, LedgerStateV1};
+use crate::metrics::Metrics;
 
 const MAGIC: &[u8; 8] = b"IADVZST\0";
 /// 2: conversations as 128-bit ids in one record list. 1 (read, converted): keyed by text.
@@ -148,6 +151,67 @@ pub fn load(path: &Path) -> Result<Option<SavedState>, StateError> {
         })
 }
 
+/// Where a restored poller goes on from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub watermark: Option<UnixMillis>,
+    pub last_revisit: Option<UnixMillis>,
+}
+
+/// The ledger to start from: the state file's when there is a sound one, else a fresh
+/// one counting from `counting_start`. A damaged or foreign file is moved aside, loudly,
+/// and counted; an unreadable one stops the exporter rather than risk counting twice.
+pub fn restore(
+    path: Option<&Path>,
+    config: LedgerConfig,
+    metrics: &Metrics,
+    counting_start: UnixMillis,
+    now: UnixMillis,
+) -> Result<(Ledger, Option<Resume>), StateError> {
+    let fresh = |config| (Ledger::new(config, counting_start), None);
+    let Some(path) = path else {
+        return Ok(fresh(config));
+    };
+    match load(path) {
+        Ok(None) => {
+            tracing::info!(path = %path.display(), "no state file yet: starting fresh");
+            Ok(fresh(config))
+        }
+        Ok(Some(saved)) => {
+            let ledger = Ledger::from_state(config, saved.ledger);
+            tracing::info!(
+                path = %path.display(),
+                tracked = ledger.tracked(),
+                watermark = ?saved.watermark,
+                "state restored: counters go on from the saved values"
+            );
+            let resume = Resume {
+                watermark: saved.watermark,
+                last_revisit: saved.last_revisit,
+            };
+            Ok((ledger, Some(resume)))
+        }
+        Err(error @ StateError::Corrupt { .. }) => {
+            metrics.state_file_corrupt();
+            match move_aside(path, now / 1000) {
+                Ok(aside) => tracing::error!(
+                    error = %error,
+                    moved_to = %aside.display(),
+                    "STATE FILE UNUSABLE: moved aside, starting fresh; counts restart from zero"
+                ),
+                Err(e) => {
+                    return Err(StateError::Write {
+                        path: path.to_owned(),
+                        source: e,
+                    });
+                }
+            }
+            Ok(fresh(config))
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// Move a damaged file aside as `<file>.corrupt-<unix seconds>`, so it can be examined and
 /// is never read again. Returns the new name.
 pub fn move_aside(path: &Path, now_seconds: i64) -> io::Result<PathBuf> {
@@ -156,6 +220,44 @@ pub fn move_aside(path: &Path, now_seconds: i64) -> io::Result<PathBuf> {
     let target = PathBuf::from(name);
     fs::rename(path, &target)?;
     Ok(target)
+}
+
+/// Write `state` to the file at `path`. A failure is logged and counted: counting goes on,
+/// and the next save tries again.
+pub async fn save(path: &Path, state: &SavedStateRef<'_>, metrics: &Metrics) {
+    let started = Instant::now();
+    // Encoding a million conversations takes a few hundred milliseconds: on the
+    // multi-threaded runtime, hand this worker's other tasks (scrapes) to another
+    // worker meanwhile. The encoding borrows the live ledger, so it cannot move to a
+    // blocking thread without a copy of it.
+    let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| encode(state)),
+        _ => encode(state),
+    };
+    let result = match encoded {
+        Ok(bytes) => {
+            let len = bytes.len();
+            let path = path.to_owned();
+            match tokio::task::spawn_blocking(move || write_atomic(&path, &bytes)).await {
+                Ok(result) => result.map(|()| len),
+                Err(join) => Err(StateError::Encode(join.to_string())),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(bytes) => tracing::debug!(
+            path = %path.display(),
+            bytes,
+            seconds = started.elapsed().as_secs_f64(),
+            tracked = state.ledger.tracked(),
+            "state saved"
+        ),
+        Err(error) => {
+            metrics.state_write_failed();
+            tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
+        }
+    }
 }
 
 /// Write `bytes` to `path` atomically and durably, readable by the owner only.
