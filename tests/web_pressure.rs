@@ -3,35 +3,15 @@
 //! limits (128 connections, 10 s header deadline), then a normal scrape must be answered at
 //! once, not after the hostile ones time out.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iadvize_exporter::metrics::Metrics;
-use iadvize_exporter::web::{self, ServerLimits, WebSecurity, WebState};
+use common::WebServer;
+use iadvize_exporter::web::{ServerLimits, WebSecurity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-
-async fn start_server() -> (SocketAddr, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = WebState {
-        metrics: Arc::new(Metrics::new()),
-        telemetry_path: "/metrics".to_owned(),
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(web::serve_with_limits(
-        listener,
-        state,
-        WebSecurity::none(),
-        ServerLimits::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    (addr, stop)
-}
+use tokio::net::TcpStream;
 
 /// Reads one response whose headers end the message (`/-/healthy` has a short body with a
 /// Content-Length): enough to know the request was served on a kept-alive connection.
@@ -81,7 +61,8 @@ async fn prometheus_gets_through(addr: SocketAddr, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_gets_through_a_thousand_slowloris_connections() {
-    let (addr, _stop) = start_server().await;
+    let server = WebServer::start_with(WebSecurity::none(), ServerLimits::default()).await;
+    let addr = server.addr;
     let opened = Instant::now();
     let mut hostile = Vec::new();
     // A request line and one header, then nothing: each would hold a slot for the whole
@@ -108,7 +89,8 @@ async fn a_scrape_gets_through_a_thousand_slowloris_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_new_client_gets_through_a_thousand_idle_keep_alive_connections() {
-    let (addr, _stop) = start_server().await;
+    let server = WebServer::start_with(WebSecurity::none(), ServerLimits::default()).await;
+    let addr = server.addr;
     let mut hostile = Vec::new();
     // Each makes one request and then sits on its kept-alive connection; each must be
     // answered at once, not after older idle ones time out.
@@ -131,26 +113,12 @@ async fn every_new_client_gets_through_a_thousand_idle_keep_alive_connections() 
 #[tokio::test]
 async fn at_the_cap_an_idle_connection_gives_way_to_a_new_one() {
     // A cap of one, taken by a connection that sends nothing.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = WebState {
-        metrics: Arc::new(Metrics::new()),
-        telemetry_path: "/metrics".to_owned(),
-    };
     let limits = ServerLimits {
         max_connections: 1,
         ..ServerLimits::default()
     };
-    let (_stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(web::serve_with_limits(
-        listener,
-        state,
-        WebSecurity::none(),
-        limits,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = WebServer::start_with(WebSecurity::none(), limits).await;
+    let addr = server.addr;
     // An idle first connection gives way to the second at once.
     let mut first = TcpStream::connect(addr).await.unwrap();
     let (status, took) = scrape(addr).await;

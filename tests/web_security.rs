@@ -6,25 +6,23 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
 use common::{
-    BIN, Ca, ExporterProcess, Leaf, Process, WriteFiles, eventually, eventually_every, free_port,
-    https_client, prometheus_binary,
+    BIN, Ca, ExporterProcess, Leaf, Process, WebServer as Server, WriteFiles, eventually,
+    eventually_every, free_port, https_client, prometheus_binary,
 };
-use iadvize_exporter::metrics::Metrics;
-use iadvize_exporter::web::{self, Reload, ServerLimits, WebSecurity, WebState};
+use iadvize_exporter::web::{Reload, ServerLimits, WebSecurity};
 use reqwest::StatusCode;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 
 /// Handshakes and reloads are quick: poll them more often than the toolbox's default.
 const EVERY: Duration = Duration::from_millis(100);
@@ -40,62 +38,6 @@ const USER: &str = "prometheus";
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// The web server alone, in this process, with no poller behind it: what is under test
-/// here is the protection in front of the routes.
-struct Server {
-    addr: SocketAddr,
-    security: WebSecurity,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Server {
-    async fn start(web_config: &Path, limits: ServerLimits) -> Server {
-        let security =
-            WebSecurity::load_with_reload_interval(web_config, Duration::from_millis(100)).unwrap();
-        Server::start_with(security, limits).await
-    }
-
-    async fn start_with(security: WebSecurity, limits: ServerLimits) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = WebState {
-            metrics: Arc::new(Metrics::new()),
-            telemetry_path: "/metrics".to_owned(),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(web::serve_with_limits(
-            listener,
-            state,
-            security.clone(),
-            limits,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Server {
-            addr,
-            security,
-            stop: Some(stop),
-        }
-    }
-
-    fn https(&self, path: &str) -> String {
-        format!("https://{}{path}", self.addr)
-    }
-
-    fn http(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 /// A web config with TLS from `server.crt` and `server.key` in `dir`, and `extra` YAML.
 fn tls_config(dir: &TempDir, server: &Leaf, tls_extra: &str, extra: &str) -> PathBuf {

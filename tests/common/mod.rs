@@ -14,6 +14,7 @@ mod sim;
 mod tls;
 mod tools;
 mod truth;
+mod web;
 
 pub use exporter::*;
 pub use exposition::*;
@@ -23,3 +24,4 @@ pub use sim::*;
 pub use tls::*;
 pub use tools::*;
 pub use truth::*;
+pub use web::*;
