@@ -12,12 +12,19 @@ pub const OTHER: &str = "other";
 /// The channel label of an empty or missing channel.
 pub const UNKNOWN_CHANNEL: &str = "unknown";
 
-/// `CHAT` -> `chat`; every character outside `[a-z0-9_]` becomes `_`; empty -> `unknown`.
+/// Longest label value, in characters, as METRICS.md bounds tags: a channel name from the
+/// API is cut there, so a 10 KB channel cannot make a 10 KB label on every series.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// `CHAT` -> `chat`; every character outside `[a-z0-9_]` becomes `_`; empty -> `unknown`;
+/// at most [`MAX_LABEL_CHARS`] characters (two names alike in their first 64 share a
+/// label).
 pub fn normalise_channel(raw: &str) -> String {
     if raw.is_empty() {
         return UNKNOWN_CHANNEL.to_owned();
     }
     raw.chars()
+        .take(MAX_LABEL_CHARS)
         .map(|c| {
             let c = c.to_ascii_lowercase();
             if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
@@ -125,6 +132,9 @@ mod tests {
             "apple_business_chat_2"
         );
         assert_eq!(normalise_channel("ÉTÉ"), "_t_");
+        // A 10 KB channel name: the label keeps 64 characters.
+        let huge = "W".repeat(10_000);
+        assert_eq!(normalise_channel(&huge), "w".repeat(64));
     }
 
     #[test]

@@ -382,6 +382,57 @@ async fn bad_records_and_odd_channels() {
     sim.shutdown().await;
 }
 
+/// Values a hostile or broken API could send, each bounded or counted once: amounts that
+/// would overflow a sum, a 10 KB channel name, records without an id read again and again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_are_bounded_and_counted_once() {
+    let sim = common::start_sim(empty_account()).await;
+    let url = sim.base_url();
+    let exporter = Exporter::start(&fast_poll_flags(&url, &[]), &DEMO_PASSWORD).await;
+    let t = ready_and_past_the_start(&exporter).await;
+
+    // Two amounts of 1e308 would make the EUR sum +Inf, in the state file too.
+    let mut huge = Fixture::new("h-huge-amounts", 3004, t, 60);
+    huge.transactions = vec![
+        transaction(Some("huge-1"), "o-huge-1", 1e308, "EUR"),
+        transaction(Some("huge-2"), "o-huge-2", 1e308, "EUR"),
+        transaction(Some("fine-1"), "o-fine-1", 40.0, "EUR"),
+    ];
+    let mut long_channel = Fixture::new("h-long-channel", 3004, t + 1, 30);
+    long_channel.channel = "W".repeat(10_000);
+    let no_id_a = Fixture::new("", 3004, t + 2, 20);
+    let no_id_b = Fixture::new("", 3004, t + 3, 25);
+    add(&url, &[&huge, &long_channel, &no_id_a, &no_id_b]).await;
+
+    let mut expected = Expected::default();
+    expected.conversations("3004", "chat", 1.0);
+    expected.durations("3004", "chat", 1.0, 60.0);
+    expected.transactions("3004", "chat", "EUR", 1.0, 40.0);
+    expected.conversions("3004", "chat", 1.0);
+    let channel = "w".repeat(64);
+    expected.conversations("3004", &channel, 1.0);
+    expected.durations("3004", &channel, 1.0, 30.0);
+    let scrape = shows(&exporter, &expected.0).await;
+    let invalid = |scrape: &Exposition, reason: &str| {
+        scrape.get("iadvize_invalid_records_total", &[("reason", reason)])
+    };
+    assert_eq!(invalid(&scrape, "bad_transaction"), Some(1.0));
+    assert_eq!(invalid(&scrape, "missing_id"), Some(2.0));
+    assert!(
+        scrape.samples.keys().all(|k| k.len() < 1_000),
+        "a label value was not bounded"
+    );
+
+    // Fresh passes and revisits read the two id-less records again: still 2.
+    more_polls(&exporter, 12.0).await;
+    let again = exporter.scrape().await;
+    assert_eq!(invalid(&again, "missing_id"), Some(2.0), "counted per read");
+    assert_eq!(invalid(&again, "bad_transaction"), Some(1.0));
+    assert_eq!(diff(&business_view(&again), &expected.0), "");
+    exporter.stop().await.unwrap();
+    sim.shutdown().await;
+}
+
 /// A transaction identified only by its externalConversionId is counted once however
 /// often it is read; one that arrives later on a counted conversation is counted once,
 /// under the labels the conversation was first counted with.

@@ -86,7 +86,10 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
 
     let id = match &conversation.id {
         Leaf::Str(id) if !id.is_empty() => Id128::of(id),
-        _ => return page.reject(InvalidReason::MissingId, None),
+        _ => {
+            let key = content_key(conversation);
+            return page.reject(InvalidReason::MissingId, Some(key));
+        }
     };
     let Obj::Value(Project {
         id: Leaf::Int(project_id),
@@ -230,6 +233,29 @@ fn transactions(
     valid
 }
 
+/// What stands for a record without an id, so that the ledger counts its rejection once,
+/// not at every poll that reads it again: the fields that do not change after the close
+/// (answers and transactions do), the id as it was sent (absent, empty, a number) among
+/// them. The NUL keeps it apart from any id a conversation could have.
+fn content_key(conversation: &Node<'_>) -> Id128 {
+    let text = format!(
+        "\0no id\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
+        conversation.id,
+        conversation.created_at,
+        conversation.closed_at,
+        conversation.channel,
+        conversation.duration,
+        conversation.project,
+    );
+    Id128::of(&text)
+}
+
+/// The largest amount taken: above any single order in any currency (10^12 rupiah is
+/// about 60 M US dollars), and so far below `f64::MAX` that a trillion of them still sum
+/// to a finite number. A larger amount is a bad transaction: counted, it would turn the
+/// series' sum into `+Inf` for good, state file included.
+pub const MAX_AMOUNT: f64 = 1e12;
+
 fn transaction(item: &Obj<RawTransaction<'_>>) -> Option<Transaction> {
     let Obj::Value(item) = item else {
         return None;
@@ -242,6 +268,9 @@ fn transaction(item: &Obj<RawTransaction<'_>>) -> Option<Transaction> {
         Leaf::Float(x) if x.is_finite() && x >= 0.0 => x + 0.0,
         _ => return None,
     };
+    if amount > MAX_AMOUNT {
+        return None;
+    }
     let currency = Currency::parse(item.currency.as_str()?)?;
     Some(Transaction {
         key,
@@ -502,8 +531,21 @@ mod tests {
         let page = parse_page(body.as_bytes(), SEARCH).unwrap();
         assert_eq!(page.records, 12);
         use InvalidReason::*;
+        // A record without an id carries a key made of its content, one per record.
+        let got = reasons(&page);
+        let keys: Vec<Id128> = got
+            .iter()
+            .filter(|(reason, _)| *reason == MissingId)
+            .filter_map(|(_, key)| *key)
+            .collect();
+        assert_eq!(keys.len(), 3);
+        assert!(keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2]);
+        let got: Vec<_> = got
+            .into_iter()
+            .map(|(reason, key)| (reason, key.filter(|_| reason != MissingId)))
+            .collect();
         assert_eq!(
-            reasons(&page),
+            got,
             expect(vec![
                 (Malformed, None),
                 (Malformed, None),
@@ -522,6 +564,29 @@ mod tests {
         assert_eq!(page.conversations[0].id, Id128::of("f"));
         assert_eq!(page.channel(&page.conversations[0]), "");
         assert_eq!(page.conversations[0].duration_seconds, Some(0.0));
+    }
+
+    #[test]
+    fn an_amount_past_the_bound_is_a_bad_transaction() {
+        let page = parse_one(
+            r#""id":"a","closedAt":"2024-05-01T10:00:00Z","createdAt":"2024-05-01T10:00:00Z",
+               "project":{"id":1}"#,
+            "null",
+            r#"{"transactions":[
+                {"id":"t1","amount":1e308,"currency":"EUR","externalConversionId":"o1"},
+                {"id":"t2","amount":1000000000001,"currency":"EUR","externalConversionId":"o2"},
+                {"id":"t3","amount":1e12,"currency":"EUR","externalConversionId":"o3"}]}"#,
+        );
+        let c = &page.conversations[0];
+        assert_eq!(c.transactions.len(), 1);
+        assert_eq!(c.transactions[0].amount, 1e12);
+        assert_eq!(
+            reasons(&page),
+            expect(vec![
+                (InvalidReason::BadTransaction, Some("a")),
+                (InvalidReason::BadTransaction, Some("a")),
+            ])
+        );
     }
 
     #[test]
@@ -702,11 +767,11 @@ mod tests {
                 tx("t1", 10.0, "EUR"),
                 tx("o2", 0.0, "GBP"),
                 tx("o3", 0.0, "CHF"),
-                tx("t14", 1e308, "USD"),
             ]
         );
         assert!(valid[2].amount.is_sign_positive(), "-0.0 becomes 0.0");
-        assert_eq!(bad, 10);
+        // t14's 1e308 is past MAX_AMOUNT: two of them would sum to +Inf for good.
+        assert_eq!(bad, 11);
     }
 
     #[test]

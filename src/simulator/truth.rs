@@ -138,6 +138,8 @@ pub(crate) fn channel_label(channel: &str) -> String {
                 '_'
             }
         })
+        // METRICS.md bounds label values at 64 characters.
+        .take(64)
         .collect()
 }
 
@@ -333,9 +335,10 @@ impl Tally {
                 t.id.as_deref()
                     .filter(|id| !id.is_empty())
                     .or(Some(t.external_conversion_id.as_str()).filter(|id| !id.is_empty()));
+            // No order is worth more than 10^12 in any currency: beyond, a bad record.
             let valid = identity.is_some()
                 && t.amount.is_finite()
-                && t.amount >= 0.0
+                && (0.0..=1e12).contains(&t.amount)
                 && valid_currency(&t.currency);
             let Some(identity) = identity.filter(|_| valid) else {
                 reasons.insert("bad_transaction");
