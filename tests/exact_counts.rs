@@ -64,14 +64,27 @@ async fn counts_match_the_truth(offer: Offer, query: &str, seed: u64) {
         "counts moved after convergence"
     );
     // The window also holds what closed before the start (read, never counted).
-    let in_window: u64 = sim
-        .truth(since - 3600.0, None)
-        .conversations
-        .iter()
-        .map(|r| r.count)
-        .sum();
+    let window_truth = sim.truth(since - 3600.0, None);
+    let in_window: u64 = window_truth.conversations.iter().map(|r| r.count).sum();
     assert!(in_window as f64 >= conversations);
     assert_eq!(scrape.sum("iadvize_window_conversations"), in_window as f64);
+    // iAdvize's two indicators, from their parts: answers of 4 or 5, and transactions.
+    let satisfied: u64 = window_truth
+        .csat
+        .iter()
+        .map(|r| r.buckets["4"] + r.buckets["5"])
+        .sum();
+    assert!(satisfied > 0);
+    assert_eq!(
+        scrape.sum("iadvize_window_csat_satisfied"),
+        satisfied as f64
+    );
+    let transactions: u64 = window_truth.transactions.iter().map(|r| r.count).sum();
+    assert!(transactions > 0);
+    assert_eq!(
+        scrape.sum("iadvize_window_transactions"),
+        transactions as f64
+    );
     assert!(
         scrape
             .get("iadvize_conversations_fetched_total", &[])

@@ -77,7 +77,8 @@ pub(super) const PASSWORD_ENV: &str = "IADVIZE_PASSWORD";
 const DEFAULT_URL: &str = "https://api.iadvize.com";
 // The benches need the default bucket lists too: they take them through
 // `MetricsConfig::default`, which reads them from this table.
-const DEFAULT_DURATION_BUCKETS: &str = "30,60,120,300,600,900,1800,3600,7200,14400,28800,86400";
+const DEFAULT_DURATION_BUCKETS: &str =
+    "30,60,120,300,600,900,1800,3600,7200,14400,28800,86400,259200,604800,1209600";
 const DEFAULT_AMOUNT_BUCKETS: &str = "10,25,50,100,250,500,1000,2500,5000,10000";
 
 const IADVIZE: &str = "iAdvize";

@@ -525,6 +525,7 @@ impl Ledger {
         let mut slots: Vec<WindowSeries> = vec![WindowSeries::default(); self.series.len()];
         let mut durations: Vec<Vec<f64>> = vec![Vec::new(); self.series.len()];
         let mut revenue: BTreeMap<AmountKey, f64> = BTreeMap::new();
+        let mut transactions: BTreeMap<AmountKey, u64> = BTreeMap::new();
         for r in self.records.as_slice() {
             if r.closed_at < from || r.closed_at >= now {
                 continue;
@@ -541,6 +542,9 @@ impl Ledger {
             if let Some(score) = answer(r.csat) {
                 s.csat_responses += 1;
                 s.csat_sum += u64::from(score);
+                if score >= 4 {
+                    s.csat_satisfied += 1;
+                }
             }
             if let Some(score) = answer(r.nps) {
                 s.nps_responses += 1;
@@ -555,18 +559,19 @@ impl Ledger {
             {
                 s.conversions += 1;
                 for t in list.as_slice() {
-                    *revenue
-                        .entry(AmountKey {
-                            series: self.series[r.series as usize],
-                            currency: t.currency,
-                        })
-                        .or_default() += t.amount;
+                    let key = AmountKey {
+                        series: self.series[r.series as usize],
+                        currency: t.currency,
+                    };
+                    *revenue.entry(key).or_default() += t.amount;
+                    *transactions.entry(key).or_default() += 1;
                 }
             }
         }
         let mut window = Window {
             series: BTreeMap::new(),
             revenue,
+            transactions,
         };
         for ((key, mut s), mut values) in self.series.iter().zip(slots).zip(durations) {
             if s.conversations == 0 {
@@ -802,6 +807,8 @@ mod tests {
         assert_eq!((w.duration_count, w.duration_sum), (10, 550.0));
         assert_eq!(w.csat_responses, 2);
         assert_eq!(w.csat_average(), Some(3.5));
+        // The 5 is satisfied, the 2 is not; the 1 outside the window does not count.
+        assert_eq!(w.csat_satisfied, 1);
         // 2 promoters, 1 passive, 1 detractor: 100 * (2 - 1) / 4.
         assert_eq!(w.nps_responses, 4);
         assert_eq!(w.nps(), Some(25.0));
@@ -822,11 +829,20 @@ mod tests {
             }],
             7.0
         );
+        // Two EUR transactions on one conversation, one GBP on another.
+        let transactions = |currency| {
+            s.window.transactions[&AmountKey {
+                series: chat(),
+                currency,
+            }]
+        };
+        assert_eq!((transactions(eur), transactions(gbp)), (2, 1));
 
         // Two hours later nothing is in the window and every series disappears.
         let later = ledger.snapshot(now + 120 * MIN);
         assert!(later.window.series.is_empty());
         assert!(later.window.revenue.is_empty());
+        assert!(later.window.transactions.is_empty());
     }
 
     #[test]

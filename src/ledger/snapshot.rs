@@ -81,6 +81,8 @@ pub struct WindowSeries {
     pub duration_count: u64,
     pub csat_responses: u64,
     pub csat_sum: u64,
+    /// Answers of 4 or 5: iAdvize's CSAT is this over `csat_responses`.
+    pub csat_satisfied: u64,
     pub nps_responses: u64,
     pub nps_promoters: u64,
     pub nps_detractors: u64,
@@ -105,6 +107,8 @@ impl WindowSeries {
 pub struct Window {
     pub series: BTreeMap<SeriesKey, WindowSeries>,
     pub revenue: BTreeMap<AmountKey, f64>,
+    /// Transactions per currency: iAdvize's conversion rate is these over conversations.
+    pub transactions: BTreeMap<AmountKey, u64>,
 }
 
 /// Everything the metrics module shows of the business, at one instant.

@@ -339,6 +339,21 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
         )?;
         family(
             e,
+            "iadvize_window_csat_satisfied",
+            "Answered CSAT of 4 or 5 in the window (iAdvize's CSAT is this over the answers).",
+            MetricType::Gauge,
+            w.series
+                .iter()
+                .filter(|(_, v)| v.csat_responses > 0)
+                .map(|(k, v)| {
+                    (
+                        series_labels(s, k),
+                        ConstGauge::new(v.csat_satisfied as i64),
+                    )
+                }),
+        )?;
+        family(
+            e,
             "iadvize_window_nps_responses",
             "Answered NPS in the window.",
             MetricType::Gauge,
@@ -374,6 +389,15 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
             w.revenue
                 .iter()
                 .map(|(k, v)| (amount_labels(s, k), ConstGauge::new(*v))),
+        )?;
+        family(
+            e,
+            "iadvize_window_transactions",
+            "Transactions of the conversations in the window (iAdvize's conversion rate is these over closed conversations).",
+            MetricType::Gauge,
+            w.transactions
+                .iter()
+                .map(|(k, v)| (amount_labels(s, k), ConstGauge::new(*v as i64))),
         )?;
 
         family(
