@@ -162,6 +162,7 @@ fn snapshot(size: Size) -> Snapshot {
                     duration_count: 1 + spread(i + 8, 2_000),
                     csat_responses,
                     csat_sum: csat_responses * 4,
+                    csat_satisfied: csat_responses * 3 / 4,
                     nps_responses,
                     nps_promoters: nps_responses / 2,
                     nps_detractors: nps_responses / 5,
@@ -180,6 +181,9 @@ fn snapshot(size: Size) -> Snapshot {
                 window
                     .revenue
                     .insert(amount_key, spread(i + currency, 100_000) as f64 / 100.0);
+                window
+                    .transactions
+                    .insert(amount_key, 1 + spread(i + currency, 50));
             }
         }
     }
