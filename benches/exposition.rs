@@ -207,6 +207,9 @@ fn snapshot(size: Size) -> Snapshot {
         duration_bounds: defaults.duration_buckets,
         amount_bounds: defaults.amount_buckets,
         tracked_conversations: 123_456,
+        project_names: (0..size.projects)
+            .map(|p| (1001 + p as i64, format!("Project {p}")))
+            .collect(),
     }
 }
 

@@ -79,6 +79,36 @@ async fn counts_match_the_truth(offer: Offer, query: &str, seed: u64) {
         scrape.sum("iadvize_window_csat_satisfied"),
         satisfied as f64
     );
+    // One name per project, one the account served ("" for a null name).
+    let info = scrape.family("iadvize_project_info");
+    for (project, names) in &window_truth.project_names {
+        let series: Vec<&String> = info
+            .keys()
+            .filter(|k| k.contains(&format!("project_id=\"{project}\"")))
+            .collect();
+        assert_eq!(series.len(), 1, "project {project}: {series:?}");
+        assert!(
+            names.iter().any(
+                |name| series[0].contains(&format!("project_name=\"{name}\""))
+                    || series[0]
+                        .contains(&format!("project_name=\"{}\"", name.replace('"', "\\\"")))
+            ),
+            "project {project}: {series:?} not among {names:?}"
+        );
+    }
+    // The account has a project with a null name and one with a quote in it.
+    assert!(
+        window_truth
+            .project_names
+            .values()
+            .any(|names| names.contains(""))
+    );
+    assert!(
+        window_truth
+            .project_names
+            .values()
+            .any(|names| names.iter().any(|n| n.contains('"')))
+    );
     let transactions: u64 = window_truth.transactions.iter().map(|r| r.count).sum();
     assert!(transactions > 0);
     assert_eq!(

@@ -235,9 +235,31 @@ pub struct Page {
     pub records: usize,
     pub has_next_page: bool,
     pub end_cursor: Option<String>,
+    /// Each project of this page and its `name` as sent, `None` when null: the last one
+    /// sent on the page wins.
+    pub project_names: Vec<(i64, Option<String>)>,
 }
 
 impl Page {
+    /// Records the name a conversation of `project_id` carries. Few projects per page: a
+    /// linear search.
+    pub fn name_project(&mut self, project_id: i64, name: Option<&str>) {
+        match self
+            .project_names
+            .iter_mut()
+            .find(|(id, _)| *id == project_id)
+        {
+            Some((_, known)) => {
+                if known.as_deref() != name {
+                    *known = name.map(str::to_owned);
+                }
+            }
+            None => self
+                .project_names
+                .push((project_id, name.map(str::to_owned))),
+        }
+    }
+
     /// The index of `channel` in [`Page::channels`], adding it when new. A page holds at
     /// most 100 records, so a linear search beats hashing.
     pub fn channel_index(&mut self, channel: &str) -> u16 {

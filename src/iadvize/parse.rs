@@ -55,6 +55,7 @@ pub fn parse_page(body: &[u8], shape: QueryShape) -> Result<Page, Error> {
         records: edges.len(),
         has_next_page,
         end_cursor,
+        project_names: Vec::new(),
     };
     for edge in &edges {
         parse_edge(edge, shape, &mut page);
@@ -93,10 +94,12 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
     };
     let Obj::Value(Project {
         id: Leaf::Int(project_id),
-    }) = conversation.project
+        name: project_name,
+    }) = &conversation.project
     else {
         return page.reject(InvalidReason::MissingProject, Some(id));
     };
+    let project_id = *project_id;
     let Some(closed_at) = conversation
         .closed_at
         .as_str()
@@ -173,6 +176,8 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
     for reason in field_rejections {
         page.reject(reason, Some(id));
     }
+    // Only a string is a name; null, absent or anything else leaves it unnamed.
+    page.name_project(project_id, project_name.as_str());
     page.conversations.push(Conversation {
         id,
         project_id,
@@ -245,7 +250,11 @@ fn content_key(conversation: &Node<'_>) -> Id128 {
         conversation.closed_at,
         conversation.channel,
         conversation.duration,
-        conversation.project,
+        // The project's id only: a renamed project is the same record.
+        match &conversation.project {
+            Obj::Value(project) => format!("{:?}", project.id),
+            other => format!("{other:?}"),
+        },
     );
     Id128::of(&text)
 }
@@ -328,6 +337,7 @@ fields!(Node {
 
 fields!(Project {
     id: Leaf<'a> = "id",
+    name: Leaf<'a> = "name",
 });
 
 fields!(Survey {

@@ -100,6 +100,7 @@ pub fn plan_from_introspection(body: &[u8], choice: QueryChoice) -> Result<Query
 struct QueryOptions {
     channel: bool,
     duration: bool,
+    project_name: bool,
     transaction_id: bool,
     from_type: String,
     to_type: String,
@@ -113,6 +114,7 @@ impl QueryOptions {
         QueryOptions {
             channel: true,
             duration: true,
+            project_name: true,
             transaction_id: true,
             from_type: "DateTime!".to_owned(),
             to_type: "DateTime!".to_owned(),
@@ -125,9 +127,10 @@ impl QueryOptions {
 
 fn build_query(shape: QueryShape, options: &QueryOptions) -> String {
     let conversation_fields = format!(
-        "id createdAt closedAt{}{} project {{ id }}",
+        "id createdAt closedAt{}{} project {{ id{} }}",
         if options.channel { " channel" } else { "" },
         if options.duration { " duration" } else { "" },
+        if options.project_name { " name" } else { "" },
     );
     let survey_and_conversions = format!(
         "satisfactionSurvey {{ customerSatisfaction netPromoterScore }} \
@@ -543,6 +546,7 @@ fn check_shape(schema: &Schema, shape: QueryShape) -> Result<QueryOptions, Vec<S
 
     let mut channel = false;
     let mut duration = false;
+    let mut project_name = false;
     let mut transaction_id = false;
     if let Some(node) = node {
         let conversation = match shape {
@@ -558,6 +562,7 @@ fn check_shape(schema: &Schema, shape: QueryShape) -> Result<QueryOptions, Vec<S
             duration = c.optional_field(conversation, "duration", Expect::Text);
             if let Some(project) = c.field(conversation, "project", Expect::Object) {
                 c.field(project, "id", Expect::Int);
+                project_name = c.optional_field(project, "name", Expect::Text);
             }
         }
         // The search shape wraps survey and conversions in the node; the other carries
@@ -587,6 +592,7 @@ fn check_shape(schema: &Schema, shape: QueryShape) -> Result<QueryOptions, Vec<S
         ) if checker.problems.is_empty() => Ok(QueryOptions {
             channel,
             duration,
+            project_name,
             transaction_id,
             from_type,
             to_type,
@@ -758,17 +764,20 @@ type Transaction {
             let plan = fixed_plan(shape);
             assert_eq!(plan.shape, shape);
             async_graphql::parser::parse_query(&plan.query).unwrap();
-            for unwanted in ["tags", "comment", "name", "visitorDate", "receivedAt"] {
+            for unwanted in ["tags", "comment", "visitorDate", "receivedAt"] {
                 assert!(
                     !plan.query.contains(unwanted),
                     "{unwanted} in {}",
                     plan.query
                 );
             }
+            // The project's name, for iadvize_project_info, and no other name.
+            assert!(plan.query.contains("project { id name }"), "{}", plan.query);
+            assert_eq!(plan.query.matches("name").count(), 1, "{}", plan.query);
             assert!(plan.query.contains(
                 "($from: DateTime!, $to: DateTime!, $first: Int, $after: String, $projectIds: [Int!])"
             ));
-            assert!(plan.query.contains("project { id }"));
+            assert!(plan.query.contains("project { id name }"));
             assert!(
                 plan.query
                     .contains("transactions { id amount currency externalConversionId }")
@@ -874,10 +883,28 @@ type Transaction {
         .unwrap();
         assert!(
             plan.query
-                .contains("node { id createdAt closedAt project { id }"),
+                .contains("node { id createdAt closedAt project { id name }"),
             "{}",
             plan.query
         );
+
+        // An older schema whose projects have no name: the query leaves it out.
+        let no_project_name = SPEC_SDL.replace(
+            "type Project { id: Int! name: String }",
+            "type Project { id: Int! }",
+        );
+        assert_ne!(no_project_name, SPEC_SDL);
+        let unnamed = super::plan_from_introspection(
+            &introspection(&no_project_name),
+            QueryChoice::Fixed(CLOSED),
+        )
+        .unwrap();
+        assert!(
+            unnamed.query.contains("project { id }"),
+            "{}",
+            unnamed.query
+        );
+        async_graphql::parser::parse_query(&unnamed.query).unwrap();
     }
 
     #[test]

@@ -26,7 +26,7 @@ use records::{
 };
 
 use crate::iadvize::{Conversation, Id128, Page, Rejection, UnixMillis};
-use crate::labels::{CappedLabels, LabelId, normalise_channel};
+use crate::labels::{CappedLabels, LabelId, MAX_LABEL_CHARS, normalise_channel};
 
 /// What the ledger needs from the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +90,10 @@ pub struct Ledger {
     transactions: HashMap<Id128, Transactions>,
     skipped: HashMap<Id128, Skipped>,
     totals: Totals,
+    /// The latest name seen for each project (`""` for a null one), for
+    /// `iadvize_project_info`. Not saved: after a restart a project gets its name back
+    /// with its next conversation read.
+    project_names: BTreeMap<i64, String>,
     /// The pass being applied, if any.
     pass: Option<Checkpoint>,
 }
@@ -107,6 +111,7 @@ impl Ledger {
             transactions: HashMap::new(),
             skipped: HashMap::new(),
             totals: Totals::default(),
+            project_names: BTreeMap::new(),
             pass: None,
         }
     }
@@ -175,6 +180,7 @@ impl Ledger {
             transactions: state.transactions,
             skipped: state.skipped,
             totals,
+            project_names: BTreeMap::new(),
             pass: None,
         }
     }
@@ -226,6 +232,17 @@ impl Ledger {
                 .copied()
                 .unwrap_or_else(|| self.channels.id(crate::labels::UNKNOWN_CHANNEL));
             self.apply_conversation(conversation, channel, &mut report);
+        }
+        for (project_id, name) in &page.project_names {
+            let name: String = name
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .take(MAX_LABEL_CHARS)
+                .collect();
+            if self.project_names.get(project_id) != Some(&name) {
+                self.project_names.insert(*project_id, name);
+            }
         }
         // After the conversations, so a field rejection finds its record.
         for rejection in &page.rejections {
@@ -516,6 +533,7 @@ impl Ledger {
             duration_bounds: self.config.duration_bounds.clone(),
             amount_bounds: self.config.amount_bounds.clone(),
             tracked_conversations: self.records.len(),
+            project_names: self.project_names.clone(),
         }
     }
 
@@ -843,6 +861,21 @@ mod tests {
         assert!(later.window.series.is_empty());
         assert!(later.window.revenue.is_empty());
         assert!(later.window.transactions.is_empty());
+    }
+
+    #[test]
+    fn a_renamed_or_unnamed_project_has_one_name() {
+        let mut ledger = Ledger::new(config(), START);
+        let mut first = page(vec![conv("a", START + MIN)]);
+        first.project_names = vec![(1001, None)];
+        ledger.apply(&[first], START + 2 * MIN);
+        assert_eq!(ledger.snapshot(START + 2 * MIN).project_names[&1001], "");
+        let mut renamed = page(vec![conv("b", START + 2 * MIN)]);
+        renamed.project_names = vec![(1001, Some("Boutique".into()))];
+        ledger.apply(&[renamed], START + 3 * MIN);
+        let names = ledger.snapshot(START + 3 * MIN).project_names;
+        assert_eq!(names.len(), 1);
+        assert_eq!(names[&1001], "Boutique");
     }
 
     #[test]

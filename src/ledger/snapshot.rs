@@ -122,6 +122,8 @@ pub struct Snapshot {
     pub duration_bounds: Vec<f64>,
     pub amount_bounds: Vec<f64>,
     pub tracked_conversations: usize,
+    /// The latest name of each project seen (`""` when null).
+    pub project_names: BTreeMap<i64, String>,
 }
 
 impl Snapshot {

@@ -400,6 +400,32 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
                 .map(|(k, v)| (amount_labels(s, k), ConstGauge::new(*v as i64))),
         )?;
 
+        // One series per project counted or in the window, so dashboards can show names;
+        // a project whose name is not known yet (after a restart) waits for its next read.
+        let shown: std::collections::BTreeSet<i64> = t
+            .conversations
+            .keys()
+            .chain(w.series.keys())
+            .map(|k| k.project_id)
+            .collect();
+        family(
+            e,
+            "iadvize_project_info",
+            "Names of the projects, always 1: join with * on (project_id) group_left (project_name).",
+            MetricType::Gauge,
+            shown.into_iter().filter_map(|id| {
+                s.project_names.get(&id).map(|name| {
+                    (
+                        [
+                            ("project_id", id.to_string()),
+                            ("project_name", name.clone()),
+                        ],
+                        ConstGauge::new(1),
+                    )
+                })
+            }),
+        )?;
+
         family(
             e,
             "iadvize_invalid_records",

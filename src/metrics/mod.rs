@@ -259,6 +259,8 @@ mod tests {
             records: 3,
             has_next_page: false,
             end_cursor: None,
+            // A quote the label must escape, and a project without a name.
+            project_names: vec![(1001, Some("Online shop \"EU\"".into())), (1002, None)],
         };
         ledger.apply(&[page], START + 180_000);
         let metrics = Metrics::new();
