@@ -162,8 +162,10 @@ pub async fn run_with(
         let _ = stop_tx.send(true);
     });
 
+    let identity = state_file::Identity::of(&config.client, config.demo);
     let (ledger, resume) = state_file::restore(
         config.state_file.as_deref(),
+        &identity,
         ledger_config(&config),
         &metrics,
         counting_start,
@@ -188,7 +190,10 @@ pub async fn run_with(
                 config.metrics.window,
                 metrics.clone(),
                 clock,
-                config.state_file.clone(),
+                config.state_file.clone().map(|path| state_file::Target {
+                    path,
+                    identity: identity.clone(),
+                }),
             );
             poller.run(stop_rx.clone()).await;
             Ok(())

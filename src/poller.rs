@@ -14,13 +14,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use std::path::PathBuf;
-
 use crate::config::PollConfig;
 use crate::iadvize::{self, Client, Page, QueryPlan, UnixMillis};
 use crate::ledger::{ApplyReport, Ledger};
 use crate::metrics::Metrics;
-use crate::state_file::{self, Resume, SavedStateRef};
+use crate::state_file::{self, Resume, SavedStateRef, Target};
 
 /// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
 pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
@@ -66,7 +64,7 @@ pub struct Poller {
     /// When the last revisit pass succeeded (or the start-up read, which also read it).
     last_revisit: Option<UnixMillis>,
     /// Where the state is saved after each pass that changed something.
-    state_file: Option<PathBuf>,
+    state_file: Option<Target>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -84,7 +82,7 @@ impl Poller {
         window: Duration,
         metrics: Arc<Metrics>,
         clock: Clock,
-        state_file: Option<PathBuf>,
+        state_file: Option<Target>,
     ) -> Self {
         let poller = Poller {
             client,
@@ -135,16 +133,17 @@ impl Poller {
 
     /// Write the state file, if there is one.
     async fn save(&self) {
-        let Some(path) = &self.state_file else {
+        let Some(target) = &self.state_file else {
             return;
         };
         let saved = SavedStateRef {
+            identity: &target.identity,
             written_at: (self.clock)(),
             watermark: self.watermark,
             last_revisit: self.last_revisit,
             ledger: self.ledger.state(),
         };
-        state_file::save(path, &saved, &self.metrics).await;
+        state_file::save(&target.path, &saved, &self.metrics).await;
     }
 
     /// One scheduled round: the start-up read until it has succeeded, then a fresh pass,
