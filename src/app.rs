@@ -44,6 +44,7 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::WebConfig(_) => 2,
+            AppError::State(e) if e.is_usage() => 2,
             _ => 1,
         }
     }
@@ -133,6 +134,11 @@ pub async fn run_with(
     let web_security = match &config.web.config_file {
         Some(file) => web::WebSecurity::load(file)?,
         None => web::WebSecurity::none(),
+    };
+    // Held until this returns, after the last save: no other exporter saves meanwhile.
+    let _state_lock = match &config.state_file {
+        Some(path) => Some(state_file::prepare(path).map_err(AppError::State)?),
+        None => None,
     };
     // Counting starts now, before any network call: a conversation that closes while the
     // exporter logs in is counted.

@@ -228,15 +228,15 @@ pub struct SavedStateRef<'a> {
 /// Why a state file could not be used or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read the state file {path}: {source}")]
+    #[error("cannot read the state file {}: {source}", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("the state file {path} is not a state file of this exporter, or is damaged: {reason}")]
+    #[error("the state file {} is not a state file of this exporter, or is damaged: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
-    #[error("cannot write the state file {path}: {source}")]
+    #[error("cannot write the state file {}: {source}", path.display())]
     Write {
         path: PathBuf,
         #[source]
@@ -244,6 +244,36 @@ pub enum StateError {
     },
     #[error("cannot encode the state: {0}")]
     Encode(String),
+    /// `--state.file` names something the exporter can never save to: a configuration
+    /// error, found at start-up rather than at the first save.
+    #[error("the state file {} cannot be used: {reason}", path.display())]
+    Unusable { path: PathBuf, reason: String },
+    /// Another process holds the lock beside the file.
+    #[error(
+        "the state file {} is in use by another exporter ({}; lock file {}): two exporters must not share one state file",
+        path.display(),
+        holder.map_or_else(|| "its pid is unknown".to_owned(), |pid| format!("pid {pid}")),
+        lock.display()
+    )]
+    Locked {
+        path: PathBuf,
+        lock: PathBuf,
+        holder: Option<u32>,
+    },
+    #[error("cannot lock the state file {} with {}: {source}", path.display(), lock.display())]
+    Lock {
+        path: PathBuf,
+        lock: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StateError {
+    /// Whether this is the configuration's fault (exit 2) rather than the run's (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, StateError::Unusable { .. })
+    }
 }
 
 /// Encode a state into the file layout.
@@ -295,6 +325,16 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, String> {
 
 /// Load the state file. `Ok(None)` when there is none yet.
 pub fn load(path: &Path) -> Result<Option<SavedState>, StateError> {
+    // Reading a FIFO would wait forever, a device like /dev/zero would fill the memory.
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(StateError::Unusable {
+                path: path.to_owned(),
+                reason: "not a regular file".to_owned(),
+            });
+        }
+        _ => {}
+    }
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -467,22 +507,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         path: path.to_owned(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp_name);
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
+    let dir = directory_of(path);
+    let (tmp, mut file) = create_beside(path, "tmp").map_err(err)?;
     let result = (|| {
-        let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -494,6 +521,180 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(err)
+}
+
+/// The directory holding `path`.
+fn directory_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `path` with `suffix` appended to its name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// A new file `<path>.<kind>-<random>`, private to the owner. Exclusive creation fails
+/// on anything already there, a symbolic link included, and the random name cannot be
+/// guessed ahead: nobody can make the exporter write through a link they planted.
+fn create_beside(path: &Path, kind: &str) -> io::Result<(PathBuf, File)> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut last = None;
+    for _ in 0..8 {
+        let name = with_suffix(path, &format!(".{kind}-{:016x}", rand::random::<u64>()));
+        match options.open(&name) {
+            Ok(file) => return Ok((name, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// The lock on `<state>.lock`, held for as long as this value lives.
+#[derive(Debug)]
+pub struct StateLock {
+    /// Kept open: closing it, or the process ending however it ends, releases the lock.
+    _file: File,
+}
+
+/// Everything about `--state.file` that can be checked before counting starts, so that a
+/// wrong path stops the exporter at once instead of failing every save: the directory
+/// exists and can be written in, the file is a regular file (or not there yet), and no
+/// other exporter uses it. Then clears the temporary files a kill during a save left.
+/// Returns the lock, to be held until the last save is done.
+pub fn prepare(path: &Path) -> Result<StateLock, StateError> {
+    let unusable = |reason: String| StateError::Unusable {
+        path: path.to_owned(),
+        reason,
+    };
+    let dir = directory_of(path);
+    match fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(unusable(format!("{} is not a directory", dir.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(unusable(format!(
+                "its directory {} does not exist",
+                dir.display()
+            )));
+        }
+        Err(e) => return Err(unusable(format!("cannot read {}: {e}", dir.display()))),
+    }
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => return Err(unusable("not a regular file".to_owned())),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(unusable(format!("cannot read it: {e}"))),
+    }
+    let probe = create_beside(path, "probe").and_then(|(probe, mut file)| {
+        let written = file.write_all(b"probe");
+        drop(file);
+        let removed = fs::remove_file(&probe);
+        written.and(removed)
+    });
+    if let Err(e) = probe {
+        return Err(unusable(format!(
+            "cannot create a file in its directory {}: {e}",
+            dir.display()
+        )));
+    }
+    let lock = take_lock(path)?;
+    remove_leftovers(path);
+    Ok(lock)
+}
+
+fn take_lock(path: &Path) -> Result<StateLock, StateError> {
+    let lock = with_suffix(path, ".lock");
+    let failed = |source| StateError::Lock {
+        path: path.to_owned(),
+        lock: lock.clone(),
+        source,
+    };
+    // Writing the pid into a planted link's target would damage another file.
+    if let Ok(meta) = fs::symlink_metadata(&lock)
+        && !meta.is_file()
+    {
+        return Err(StateError::Unusable {
+            path: path.to_owned(),
+            reason: format!("its lock file {} is not a regular file", lock.display()),
+        });
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&lock).map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = io::Read::read_to_string(&mut io::Read::take(&file, 32), &mut text);
+            return Err(StateError::Locked {
+                path: path.to_owned(),
+                lock,
+                holder: text.trim().parse().ok(),
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(failed(e)),
+    }
+    // The pid only helps whoever meets the lock; the lock itself is what protects.
+    let pid = (|| {
+        file.set_len(0)?;
+        io::Seek::rewind(&mut file)?;
+        writeln!(file, "{}", std::process::id())
+    })();
+    if let Err(e) = pid {
+        tracing::warn!(lock = %lock.display(), error = %e, "cannot write the pid into the lock file");
+    }
+    Ok(StateLock { _file: file })
+}
+
+/// Remove the `<file>.tmp-*` and `<file>.probe-*` a kill left behind: under the lock, no
+/// save of another exporter can be under way. Only regular files: a link is not ours.
+fn remove_leftovers(path: &Path) {
+    let dir = directory_of(path);
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file_name.strip_prefix(&name) else {
+            continue;
+        };
+        if !(rest.starts_with(".tmp-") || rest.starts_with(".probe-")) {
+            continue;
+        }
+        let leftover = entry.path();
+        match fs::symlink_metadata(&leftover) {
+            Ok(meta) if meta.is_file() => match fs::remove_file(&leftover) {
+                Ok(()) => {
+                    tracing::info!(file = %leftover.display(), "removed a temporary file left by an interrupted save")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %leftover.display(), error = %e, "cannot remove a temporary file left by an interrupted save")
+                }
+            },
+            _ => {
+                tracing::warn!(file = %leftover.display(), "left alone: named like a temporary state file, but not a regular file")
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -990,6 +1191,117 @@ mod tests {
             corrupt_total(&metrics),
             "iadvize_state_file_corrupt_total 0"
         );
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Start-up checks, the lock, the temporary file
+    // -----------------------------------------------------------------------------------
+
+    fn reason(result: Result<StateLock, StateError>) -> String {
+        match result {
+            Err(e @ StateError::Unusable { .. }) => {
+                assert!(e.is_usage());
+                e.to_string()
+            }
+            other => panic!("not refused as unusable: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_directory_is_refused_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-dir").join("state.bin");
+        let message = reason(prepare(&path));
+        assert!(message.contains("does not exist"), "{message}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_is_refused_quickly() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("state.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let started = std::time::Instant::now();
+        assert!(reason(prepare(&fifo)).contains("not a regular file"));
+        assert!(matches!(load(&fifo), Err(StateError::Unusable { .. })));
+        let zero = Path::new("/dev/zero");
+        assert!(reason(prepare(zero)).contains("not a regular file"));
+        assert!(matches!(load(zero), Err(StateError::Unusable { .. })));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_second_exporter_meets_the_lock_and_the_holder_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.bin");
+        let held = prepare(&path).unwrap();
+        let lock = dir.path().join("state.bin.lock");
+        assert_eq!(
+            fs::read_to_string(&lock).unwrap().trim(),
+            std::process::id().to_string()
+        );
+        match prepare(&path) {
+            Err(e @ StateError::Locked { .. }) => {
+                assert!(!e.is_usage());
+                let message = e.to_string();
+                assert!(message.contains(&path.display().to_string()), "{message}");
+                assert!(
+                    message.contains(&format!("pid {}", std::process::id())),
+                    "{message}"
+                );
+            }
+            other => panic!("not locked: {other:?}"),
+        }
+        drop(held);
+        let again = prepare(&path);
+        assert!(again.is_ok(), "released with its holder: {again:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_at_a_temporary_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.bin");
+        let target = dir.path().join("precious");
+        fs::write(&target, b"precious").unwrap();
+        // The name saves used to write to.
+        let old_style = with_suffix(&path, &format!(".tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&target, &old_style).unwrap();
+        write_atomic(&path, b"state").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"state");
+        assert_eq!(fs::read(&target).unwrap(), b"precious");
+        assert!(fs::symlink_metadata(&old_style).unwrap().is_symlink());
+        assert!(!fs::symlink_metadata(&path).unwrap().is_symlink());
+        // Nor removed as a leftover at start-up: only regular files are.
+        drop(prepare(&path).unwrap());
+        assert!(fs::symlink_metadata(&old_style).unwrap().is_symlink());
+        assert_eq!(fs::read(&target).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_save_are_removed_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.bin");
+        let leftover = with_suffix(&path, ".tmp-12345");
+        let other = dir.path().join("other.bin.tmp-12345");
+        fs::write(&leftover, b"half a state").unwrap();
+        fs::write(&other, b"not ours").unwrap();
+        write_atomic(&path, b"state").unwrap();
+        drop(prepare(&path).unwrap());
+        assert!(!leftover.exists());
+        assert!(other.exists(), "another file's temporary is not ours");
+        assert_eq!(fs::read(&path).unwrap(), b"state");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains(".probe-")), "{names:?}");
     }
 
     #[test]

@@ -147,3 +147,30 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
     child.kill();
     sim.shutdown().await;
 }
+
+/// Two exporters saving into one file would overwrite each other's counts: the second
+/// stops at once, naming the file and the first one's pid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_exporter_on_the_same_state_file_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
+    let path = state_file.to_str().unwrap();
+    let first = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    first.wait_ready(Duration::from_secs(15)).await;
+
+    let second = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    let finished = second.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(1), "{finished}");
+    assert!(finished.stderr.contains(path), "{finished}");
+    assert!(
+        finished.stderr.contains(&format!("pid {}", first.id())),
+        "{finished}"
+    );
+
+    // The first one goes on, and saves at the end.
+    assert!(first.scrape().await.is_ok());
+    first.terminate();
+    let finished = first.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    assert!(state::load(&state_file).unwrap().is_some());
+}
