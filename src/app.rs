@@ -28,6 +28,11 @@ pub enum AppError {
     Simulator(#[source] std::io::Error),
     #[error("{0}")]
     State(#[source] state_file::StateError),
+    /// The save at shutdown failed: what was counted since the last good save is lost.
+    #[error(
+        "the final save of the state at shutdown failed, the counts since the last successful save are lost: {0}"
+    )]
+    FinalSave(#[source] state_file::StateError),
     #[error("the web server failed: {0}")]
     Web(#[source] std::io::Error),
     #[error("{0}")]
@@ -201,8 +206,10 @@ pub async fn run_with(
                     identity: identity.clone(),
                 }),
             );
-            poller.run(stop_rx.clone()).await;
-            Ok(())
+            poller
+                .run(stop_rx.clone())
+                .await
+                .map_err(AppError::FinalSave)
         }
     };
     let _ = stop_rx.wait_for(|stop| *stop).await;

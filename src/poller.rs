@@ -112,8 +112,12 @@ impl Poller {
     }
 
     /// Poll until `shutdown` turns true. A pass in flight is dropped at shutdown and
-    /// rolled back, so nothing is half-counted. The state is saved last.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// rolled back, so nothing is half-counted. The state is saved last: its failure is
+    /// returned, since no later save will make up for it.
+    pub async fn run(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), state_file::StateError> {
         loop {
             let started = Instant::now();
             tokio::select! {
@@ -128,13 +132,13 @@ impl Poller {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
-        self.save().await;
+        self.save().await
     }
 
     /// Write the state file, if there is one.
-    async fn save(&self) {
+    async fn save(&self) -> Result<(), state_file::StateError> {
         let Some(target) = &self.state_file else {
-            return;
+            return Ok(());
         };
         let saved = SavedStateRef {
             identity: &target.identity,
@@ -143,7 +147,7 @@ impl Poller {
             last_revisit: self.last_revisit,
             ledger: self.ledger.state(),
         };
-        state_file::save(&target.path, &saved, &self.metrics).await;
+        state_file::save(&target.path, &saved, &self.metrics).await
     }
 
     /// One scheduled round: the start-up read until it has succeeded, then a fresh pass,
@@ -204,7 +208,9 @@ impl Poller {
                 log_pass(kind, from, to, seconds, read, &report);
                 // Save before the next read, so a kill never loses more than one pass and
                 // never keeps a count without the ledger that explains it.
-                self.save().await;
+                if let Err(error) = self.save().await {
+                    tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
+                }
                 true
             }
             Err(error) => {

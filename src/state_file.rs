@@ -463,9 +463,13 @@ pub fn move_aside(path: &Path, now_seconds: i64) -> io::Result<PathBuf> {
     Ok(target)
 }
 
-/// Write `state` to the file at `path`. A failure is logged and counted: counting goes on,
-/// and the next save tries again.
-pub async fn save(path: &Path, state: &SavedStateRef<'_>, metrics: &Metrics) {
+/// Write `state` to the file at `path`. A failure is counted and returned: the caller
+/// knows whether another save will follow.
+pub async fn save(
+    path: &Path,
+    state: &SavedStateRef<'_>,
+    metrics: &Metrics,
+) -> Result<(), StateError> {
     let started = Instant::now();
     // Encoding a million conversations takes a few hundred milliseconds: on the
     // multi-threaded runtime, hand this worker's other tasks (scrapes) to another
@@ -487,16 +491,19 @@ pub async fn save(path: &Path, state: &SavedStateRef<'_>, metrics: &Metrics) {
         Err(e) => Err(e),
     };
     match result {
-        Ok(bytes) => tracing::debug!(
-            path = %path.display(),
-            bytes,
-            seconds = started.elapsed().as_secs_f64(),
-            tracked = state.ledger.tracked(),
-            "state saved"
-        ),
+        Ok(bytes) => {
+            tracing::debug!(
+                path = %path.display(),
+                bytes,
+                seconds = started.elapsed().as_secs_f64(),
+                tracked = state.ledger.tracked(),
+                "state saved"
+            );
+            Ok(())
+        }
         Err(error) => {
             metrics.state_write_failed();
-            tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
+            Err(error)
         }
     }
 }

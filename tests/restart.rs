@@ -174,3 +174,28 @@ async fn a_second_exporter_on_the_same_state_file_exits_1() {
     assert_eq!(finished.code(), Some(0), "{finished}");
     assert!(state::load(&state_file).unwrap().is_some());
 }
+
+/// The last save at shutdown has no next poll to try again: when it fails, the exit
+/// status says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_final_save_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    let state_file = state_dir.join("state.bin");
+    let path = state_file.to_str().unwrap();
+    let process = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    process.wait_ready(Duration::from_secs(15)).await;
+    // Gone after the start-up checks: every save fails from now on.
+    std::fs::remove_dir_all(&state_dir).unwrap();
+    process.terminate();
+    let finished = process.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(1), "{finished}");
+    assert!(
+        finished
+            .stderr
+            .contains("final save of the state at shutdown failed"),
+        "{finished}"
+    );
+    assert!(finished.stderr.contains(path), "{finished}");
+}
