@@ -199,3 +199,68 @@ async fn a_failed_final_save_exits_1() {
     );
     assert!(finished.stderr.contains(path), "{finished}");
 }
+
+/// A file the demo account saved is not restored into a real account's counters: it is
+/// moved aside and counted like a damaged one, and the log says which setting differs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_of_another_account_is_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
+    let path = state_file.to_str().unwrap();
+    let demo = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    demo.wait_ready(Duration::from_secs(15)).await;
+    demo.terminate();
+    let finished = demo.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    let saved = state::load(&state_file).unwrap().unwrap();
+    assert!(saved.identity.as_ref().is_some_and(|i| i.demo), "{saved:?}");
+
+    let sim = start_sim(SimConfig {
+        seed: 33,
+        speed: 60.0,
+        rate_per_hour: 20.0,
+        history: Duration::ZERO,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut child = spawn(&sim.base_url(), free_port(), &state_file);
+    let scrape = eventually(Duration::from_secs(15), "up", || async {
+        let s = child.scrape().await?;
+        if s.get("iadvize_up", &[]) == Some(1.0) {
+            Ok(s)
+        } else {
+            Err("not up".into())
+        }
+    })
+    .await;
+    assert_eq!(
+        scrape.get("iadvize_state_file_corrupt_total", &[]),
+        Some(1.0)
+    );
+    let stderr = child.stderr_so_far();
+    assert!(stderr.contains("STATE FILE OF ANOTHER ACCOUNT"), "{stderr}");
+    assert!(stderr.contains("--demo differs"), "{stderr}");
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.bin.corrupt-")
+        })
+        .count();
+    assert_eq!(aside, 1);
+    eventually(
+        Duration::from_secs(10),
+        "a state file of this account",
+        || async {
+            match state::load(&state_file) {
+                Ok(Some(saved)) if saved.identity.as_ref().is_some_and(|i| !i.demo) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    child.kill();
+    sim.shutdown().await;
+}
