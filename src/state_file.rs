@@ -1,11 +1,12 @@
 //! The state file: the ledger, the counters and the watermark, kept across restarts.
-//! App calls [`restore`] once at start-up, the poller [`save`] after each pass.
+//! App calls [`prepare`] (checks, lock, leftovers) then [`restore`] once at start-up, the
+//! poller [`save`] after each pass and at shutdown.
 //!
 //! Layout: the 8-byte magic `IADVZST\0`, a little-endian `u32` version, a `u64` payload
 //! length, the payload (postcard, compact binary), and a CRC-32 of the payload. Written
-//! whole after each poll that changed something: temp file, fsync, rename, fsync of the
-//! directory, so a `kill -9` leaves either the old file or the new one. It holds no
-//! password and no token.
+//! whole after each poll that changed something: a new temp file of a random name, fsync,
+//! rename, fsync of the directory, so a `kill -9` leaves either the old file or the new
+//! one. It holds no password and no token.
 //!
 //! Since version 3 the payload starts with the [`Identity`] of the account it counts, so
 //! that a file is never restored into another account's series.
