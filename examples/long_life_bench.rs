@@ -60,6 +60,14 @@ fn conversation(i: u64, closed_at: i64) -> Conversation {
 }
 
 fn main() {
+    // What a save records of the account; the benches read none.
+    let identity = state_file::Identity {
+        demo: true,
+        url: String::new(),
+        platform_sd: false,
+        login: state_file::Login::Username("bench".to_owned()),
+        project_ids: None,
+    };
     let mut args = std::env::args().skip(1);
     let days: i64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
     let per_day: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -123,6 +131,7 @@ fn main() {
         if minute % (24 * 60) == 0 {
             let _ = ledger.snapshot(now);
             let saved = SavedStateRef {
+                identity: &identity,
                 written_at: now,
                 watermark: Some(watermark),
                 last_revisit: Some(last_revisit),

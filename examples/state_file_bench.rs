@@ -9,6 +9,14 @@ use iadvize_exporter::ledger::{Ledger, LedgerConfig};
 use iadvize_exporter::state_file::{self, SavedStateRef};
 
 fn main() {
+    // What a save records of the account; the benches read none.
+    let identity = state_file::Identity {
+        demo: true,
+        url: String::new(),
+        platform_sd: false,
+        login: state_file::Login::Username("bench".to_owned()),
+        project_ids: None,
+    };
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
@@ -63,6 +71,7 @@ fn main() {
 
     let t = Instant::now();
     let saved = SavedStateRef {
+        identity: &identity,
         written_at: start,
         watermark: Some(start + n as i64),
         last_revisit: None,

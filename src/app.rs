@@ -28,6 +28,11 @@ pub enum AppError {
     Simulator(#[source] std::io::Error),
     #[error("{0}")]
     State(#[source] state_file::StateError),
+    /// The save at shutdown failed: what was counted since the last good save is lost.
+    #[error(
+        "the final save of the state at shutdown failed, the counts since the last successful save are lost: {0}"
+    )]
+    FinalSave(#[source] state_file::StateError),
     #[error("the web server failed: {0}")]
     Web(#[source] std::io::Error),
     #[error("{0}")]
@@ -44,6 +49,7 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::WebConfig(_) => 2,
+            AppError::State(e) if e.is_usage() => 2,
             _ => 1,
         }
     }
@@ -134,6 +140,11 @@ pub async fn run_with(
         Some(file) => web::WebSecurity::load(file)?,
         None => web::WebSecurity::none(),
     };
+    // Held until this returns, after the last save: no other exporter saves meanwhile.
+    let _state_lock = match &config.state_file {
+        Some(path) => Some(state_file::prepare(path).map_err(AppError::State)?),
+        None => None,
+    };
     // Counting starts now, before any network call: a conversation that closes while the
     // exporter logs in is counted.
     let counting_start = clock();
@@ -162,8 +173,10 @@ pub async fn run_with(
         let _ = stop_tx.send(true);
     });
 
+    let identity = state_file::Identity::of(&config.client, config.demo);
     let (ledger, resume) = state_file::restore(
         config.state_file.as_deref(),
+        &identity,
         ledger_config(&config),
         &metrics,
         counting_start,
@@ -188,10 +201,15 @@ pub async fn run_with(
                 config.metrics.window,
                 metrics.clone(),
                 clock,
-                config.state_file.clone(),
+                config.state_file.clone().map(|path| state_file::Target {
+                    path,
+                    identity: identity.clone(),
+                }),
             );
-            poller.run(stop_rx.clone()).await;
-            Ok(())
+            poller
+                .run(stop_rx.clone())
+                .await
+                .map_err(AppError::FinalSave)
         }
     };
     let _ = stop_rx.wait_for(|stop| *stop).await;

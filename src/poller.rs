@@ -14,13 +14,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use std::path::PathBuf;
-
 use crate::config::PollConfig;
 use crate::iadvize::{self, Client, Page, QueryPlan, UnixMillis};
 use crate::ledger::{ApplyReport, Ledger};
 use crate::metrics::Metrics;
-use crate::state_file::{self, Resume, SavedStateRef};
+use crate::state_file::{self, Resume, SavedStateRef, Target};
 
 /// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
 pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
@@ -66,7 +64,7 @@ pub struct Poller {
     /// When the last revisit pass succeeded (or the start-up read, which also read it).
     last_revisit: Option<UnixMillis>,
     /// Where the state is saved after each pass that changed something.
-    state_file: Option<PathBuf>,
+    state_file: Option<Target>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -84,7 +82,7 @@ impl Poller {
         window: Duration,
         metrics: Arc<Metrics>,
         clock: Clock,
-        state_file: Option<PathBuf>,
+        state_file: Option<Target>,
     ) -> Self {
         let poller = Poller {
             client,
@@ -114,8 +112,12 @@ impl Poller {
     }
 
     /// Poll until `shutdown` turns true. A pass in flight is dropped at shutdown and
-    /// rolled back, so nothing is half-counted. The state is saved last.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// rolled back, so nothing is half-counted. The state is saved last: its failure is
+    /// returned, since no later save will make up for it.
+    pub async fn run(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), state_file::StateError> {
         loop {
             let started = Instant::now();
             tokio::select! {
@@ -130,21 +132,22 @@ impl Poller {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
-        self.save().await;
+        self.save().await
     }
 
     /// Write the state file, if there is one.
-    async fn save(&self) {
-        let Some(path) = &self.state_file else {
-            return;
+    async fn save(&self) -> Result<(), state_file::StateError> {
+        let Some(target) = &self.state_file else {
+            return Ok(());
         };
         let saved = SavedStateRef {
+            identity: &target.identity,
             written_at: (self.clock)(),
             watermark: self.watermark,
             last_revisit: self.last_revisit,
             ledger: self.ledger.state(),
         };
-        state_file::save(path, &saved, &self.metrics).await;
+        state_file::save(&target.path, &saved, &self.metrics).await
     }
 
     /// One scheduled round: the start-up read until it has succeeded, then a fresh pass,
@@ -205,7 +208,9 @@ impl Poller {
                 log_pass(kind, from, to, seconds, read, &report);
                 // Save before the next read, so a kill never loses more than one pass and
                 // never keeps a count without the ledger that explains it.
-                self.save().await;
+                if let Err(error) = self.save().await {
+                    tracing::error!(error = %error, "cannot save the state; counting goes on, the next poll tries again");
+                }
                 true
             }
             Err(error) => {

@@ -245,6 +245,42 @@ async fn missing_config_file_exits_2_naming_it() {
     assert_usage_error(&["--demo", "--config.file", path], &[], &[path]).await;
 }
 
+/// A state file that can never be saved is refused at start-up, not at every save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_file_in_a_missing_directory_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("state.bin");
+    let path = path.to_str().unwrap();
+    assert_usage_error(
+        &["--demo", "--state.file", path],
+        &[],
+        &[path, "does not exist"],
+    )
+    .await;
+}
+
+/// Reading a FIFO would wait for a writer forever, `/dev/zero` would fill the memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_file_that_is_a_fifo_or_a_device_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("state.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let started = std::time::Instant::now();
+        assert_usage_error(
+            &["--demo", "--state.file", path],
+            &[],
+            &[path, "not a regular file"],
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(10), "{path}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // --help, --version
 // ---------------------------------------------------------------------------------------

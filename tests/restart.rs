@@ -147,3 +147,120 @@ async fn a_damaged_state_file_is_moved_aside_and_counted() {
     child.kill();
     sim.shutdown().await;
 }
+
+/// Two exporters saving into one file would overwrite each other's counts: the second
+/// stops at once, naming the file and the first one's pid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_exporter_on_the_same_state_file_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
+    let path = state_file.to_str().unwrap();
+    let first = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    first.wait_ready(Duration::from_secs(15)).await;
+
+    let second = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    let finished = second.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(1), "{finished}");
+    assert!(finished.stderr.contains(path), "{finished}");
+    assert!(
+        finished.stderr.contains(&format!("pid {}", first.id())),
+        "{finished}"
+    );
+
+    // The first one goes on, and saves at the end.
+    assert!(first.scrape().await.is_ok());
+    first.terminate();
+    let finished = first.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    assert!(state::load(&state_file).unwrap().is_some());
+}
+
+/// The last save at shutdown has no next poll to try again: when it fails, the exit
+/// status says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_final_save_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    let state_file = state_dir.join("state.bin");
+    let path = state_file.to_str().unwrap();
+    let process = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    process.wait_ready(Duration::from_secs(15)).await;
+    // Gone after the start-up checks: every save fails from now on.
+    std::fs::remove_dir_all(&state_dir).unwrap();
+    process.terminate();
+    let finished = process.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(1), "{finished}");
+    assert!(
+        finished
+            .stderr
+            .contains("final save of the state at shutdown failed"),
+        "{finished}"
+    );
+    assert!(finished.stderr.contains(path), "{finished}");
+}
+
+/// A file the demo account saved is not restored into a real account's counters: it is
+/// moved aside and counted like a damaged one, and the log says which setting differs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_of_another_account_is_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.bin");
+    let path = state_file.to_str().unwrap();
+    let demo = ExporterProcess::spawn(&["--demo", "--state.file", path], &[]);
+    demo.wait_ready(Duration::from_secs(15)).await;
+    demo.terminate();
+    let finished = demo.wait(Duration::from_secs(10)).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    let saved = state::load(&state_file).unwrap().unwrap();
+    assert!(saved.identity.as_ref().is_some_and(|i| i.demo), "{saved:?}");
+
+    let sim = start_sim(SimConfig {
+        seed: 33,
+        speed: 60.0,
+        rate_per_hour: 20.0,
+        history: Duration::ZERO,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut child = spawn(&sim.base_url(), free_port(), &state_file);
+    let scrape = eventually(Duration::from_secs(15), "up", || async {
+        let s = child.scrape().await?;
+        if s.get("iadvize_up", &[]) == Some(1.0) {
+            Ok(s)
+        } else {
+            Err("not up".into())
+        }
+    })
+    .await;
+    assert_eq!(
+        scrape.get("iadvize_state_file_corrupt_total", &[]),
+        Some(1.0)
+    );
+    let stderr = child.stderr_so_far();
+    assert!(stderr.contains("STATE FILE OF ANOTHER ACCOUNT"), "{stderr}");
+    assert!(stderr.contains("--demo differs"), "{stderr}");
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.bin.corrupt-")
+        })
+        .count();
+    assert_eq!(aside, 1);
+    eventually(
+        Duration::from_secs(10),
+        "a state file of this account",
+        || async {
+            match state::load(&state_file) {
+                Ok(Some(saved)) if saved.identity.as_ref().is_some_and(|i| !i.demo) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    child.kill();
+    sim.shutdown().await;
+}

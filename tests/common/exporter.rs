@@ -225,6 +225,11 @@ impl Process {
         }
     }
 
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `SIGTERM`, `SIGINT`... by name, to this child only.
     pub fn signal(&self, name: &str) {
         let status = std::process::Command::new("kill")
