@@ -23,6 +23,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // `check` is run by a person: its error is a plain line. The server's goes to the log
+    // (logfmt or JSON), once, where its other lines go.
+    let human = matches!(command, Command::Check(_));
     let result = runtime.block_on(async {
         match command {
             Command::Run(config) => {
@@ -53,8 +56,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            tracing::error!(error = %error, "exiting");
-            eprintln!("iadvize-exporter: {error}");
+            if human {
+                eprintln!("iadvize-exporter: {error}");
+            } else {
+                tracing::error!(error = %error, "exiting");
+            }
             ExitCode::from(error.exit_code())
         }
     }

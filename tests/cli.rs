@@ -619,3 +619,22 @@ async fn logfmt_lines_have_level_and_msg() {
     }
     assert!(stderr.contains("msg=stopping"), "{stderr}");
 }
+
+/// A runtime failure is reported once, as a log line, not a log line and then the same
+/// message again in plain text.
+#[tokio::test]
+async fn a_runtime_error_is_reported_once() {
+    // A port already taken: the exporter cannot listen, exit 1.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let finished = run(&["--demo", "--web.listen-address", &address], &[]).await;
+    assert_eq!(finished.code(), Some(1), "{}", finished.output());
+    let mentions = finished.stderr.matches("cannot listen on").count();
+    assert_eq!(mentions, 1, "{}", finished.stderr);
+    // And the line is the log's own format.
+    assert!(
+        finished.stderr.contains("level=error"),
+        "{}",
+        finished.stderr
+    );
+}
