@@ -232,7 +232,7 @@ pub async fn check(mut config: Config) -> Result<String, AppError> {
     let mut report = String::new();
     report.push_str(&format!("iAdvize URL:      {}\n", config.client.base_url));
     report.push_str("login:            ok\n");
-    report.push_str(&format!("query shape:      {:?}\n", plan.shape));
+    report.push_str(&format!("query shape:      {}\n", plan.shape.field_name()));
     report.push_str(&format!(
         "last hour, page 1: {} records, {} valid conversations, {} rejected records or fields, more pages: {}\n",
         page.records,
