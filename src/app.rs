@@ -92,6 +92,12 @@ async fn start_demo(config: &mut Config) -> Result<Option<simulator::SimHandle>,
         .await
         .map_err(AppError::Simulator)?;
     tracing::info!(url = %handle.base_url(), "demo: serving a simulated iAdvize account");
+    if !config.demo_ignores.is_empty() {
+        tracing::warn!(
+            ignored = %config.demo_ignores.join(","),
+            "--demo reads the simulated account: these real-account settings are ignored"
+        );
+    }
     let base_url = url::Url::parse(&handle.base_url())
         .map_err(|e| AppError::Simulator(std::io::Error::other(e.to_string())))?;
     config.use_demo_account(base_url);

@@ -53,6 +53,9 @@ pub struct Config {
     pub client: ClientConfig,
     /// `--demo`: run against the built-in simulated account.
     pub demo: bool,
+    /// With `--demo`, the real-account settings that were given and that the demo sets
+    /// aside: said at start-up, so that nobody believes their account is being read.
+    pub demo_ignores: Vec<&'static str>,
     pub poll: PollConfig,
     pub metrics: MetricsConfig,
     /// `--state.file`.
@@ -186,6 +189,16 @@ fn first_flag_given(matches: &ArgMatches) -> Option<Place> {
         .map(|f| Place::Flag(f.name))
 }
 
+/// What `--demo` replaces by the simulated account's own.
+const REAL_ACCOUNT_FLAGS: [&str; 6] = [
+    "iadvize.url",
+    "iadvize.platform",
+    "iadvize.username",
+    "iadvize.password-file",
+    "iadvize.token-file",
+    "iadvize.project-ids",
+];
+
 fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let src = Sources::new(cli, env)?;
 
@@ -219,6 +232,19 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         level: src.required("log.level", parse_log_level)?,
         format: src.required("log.format", parse_log_format)?,
     };
+    let demo_ignores = if demo {
+        let mut ignored: Vec<&'static str> = REAL_ACCOUNT_FLAGS
+            .iter()
+            .copied()
+            .filter(|name| src.is_set(name))
+            .collect();
+        if src.env_value("IADVIZE_PASSWORD").is_some() {
+            ignored.push("IADVIZE_PASSWORD");
+        }
+        ignored
+    } else {
+        Vec::new()
+    };
     // Credentials last: a bad value elsewhere is named even when the login is missing too.
     let credentials = if demo {
         Credentials::Password {
@@ -238,6 +264,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     Ok(Config {
         client,
         demo,
+        demo_ignores,
         poll,
         metrics,
         state_file,

@@ -84,6 +84,11 @@ impl<'a> Sources<'a> {
         ))
     }
 
+    /// Whether anything but the default set the flag `name`.
+    pub(super) fn is_set(&self, name: &'static str) -> bool {
+        find_flag(name).is_some_and(|flag| self.lookup(flag).is_some())
+    }
+
     pub(super) fn optional<T>(
         &self,
         name: &'static str,

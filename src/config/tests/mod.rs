@@ -253,6 +253,32 @@ fn demo_needs_no_credentials() {
 }
 
 #[test]
+fn demo_names_the_real_account_settings_it_sets_aside() {
+    let c = run_config(&["--demo"], &[]);
+    assert!(c.demo_ignores.is_empty());
+    let c = run_config(
+        &[
+            "--demo",
+            "--iadvize.username",
+            "ops@example.com",
+            "--iadvize.url",
+            "https://api.example.com",
+        ],
+        &[("IADVIZE_PASSWORD", "s3cret")],
+    );
+    assert_eq!(
+        c.demo_ignores,
+        ["iadvize.url", "iadvize.username", "IADVIZE_PASSWORD"]
+    );
+    // Without --demo nothing is set aside.
+    let c = run_config(
+        &["--iadvize.username", "ops@example.com"],
+        &[("IADVIZE_PASSWORD", "s3cret")],
+    );
+    assert!(c.demo_ignores.is_empty());
+}
+
+#[test]
 fn help_and_version_exit_zero() {
     let err = error(&["--help"], &[]);
     assert_eq!(err.exit_code(), 0);
