@@ -196,6 +196,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     let project_ids = src.required("iadvize.project-ids", parse_project_ids)?;
     let max_requests_per_second = src.required("iadvize.max-requests-per-second", parse_rate)?;
     let timeout = src.required("iadvize.timeout", parse_duration)?;
+    let max_retry_after = src.required("iadvize.max-retry-after", parse_duration)?;
     let poll = PollConfig {
         interval: src.required("poll.interval", parse_duration)?,
         overlap: src.required("poll.overlap", parse_duration_or_zero)?,
@@ -234,6 +235,10 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     client.project_ids = project_ids;
     client.max_requests_per_second = max_requests_per_second;
     client.timeout = timeout;
+    client.max_retry_after = max_retry_after;
+    // A poll that would sit out a Retry-After past its own interval fails instead, so
+    // `iadvize_up` and the failure count say the exporter is held back.
+    client.max_wait = Some(poll.interval);
 
     Ok(Config {
         client,

@@ -171,7 +171,7 @@ impl Auth {
         loop {
             attempt += 1;
             // Wait out any Retry-After first, so the login is dated when it leaves.
-            transport.wait_turn(Endpoint::Token).await;
+            transport.wait_turn(Endpoint::Token).await?;
             take_login_slot(&mut state.logins, Instant::now())?;
             let form = [
                 ("username", username),

@@ -14,16 +14,14 @@ use tracing::{debug, warn};
 
 use super::{ApiObserver, ClientConfig, Endpoint, Error, RetryReason};
 
-/// The longest `Retry-After` honoured: a server asking for more gets this, so a
-/// misconfigured proxy cannot stop the exporter for days.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
 /// Why an exchange produced no usable response.
 #[derive(Debug)]
 pub(crate) enum Failure {
     Timeout,
     Transport(String),
     TooLarge,
+    /// A `Retry-After` holds requests back longer than the caller may wait.
+    Deferred(Error),
 }
 
 impl Failure {
@@ -37,6 +35,8 @@ impl Failure {
                 Error::Transport { message, attempts },
             )),
             Failure::TooLarge => Err(Error::ResponseTooLarge { limit_bytes }),
+            // Retrying inside this poll would wait just as long: the next poll tries.
+            Failure::Deferred(error) => Err(error),
         }
     }
 }
@@ -59,6 +59,8 @@ pub(crate) struct Transport {
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_retry_after: Duration,
+    max_wait: Option<Duration>,
     /// Time between two GraphQL request starts; `None` for no pacing.
     graphql_interval: Option<Duration>,
     gate: Mutex<Gate>,
@@ -97,6 +99,8 @@ impl Transport {
             max_attempts: config.max_attempts.max(1),
             initial_backoff: config.initial_backoff,
             max_backoff: config.max_backoff.max(config.initial_backoff),
+            max_retry_after: config.max_retry_after,
+            max_wait: config.max_wait,
             graphql_interval,
             gate: Mutex::new(Gate::default()),
         })
@@ -113,7 +117,7 @@ impl Transport {
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, Bytes), Failure> {
-        self.wait_turn(endpoint).await;
+        self.wait_turn(endpoint).await.map_err(Failure::Deferred)?;
         let started = Instant::now();
         let mut status = None;
         let outcome = tokio::time::timeout(self.timeout, self.send(request, &mut status)).await;
@@ -152,7 +156,7 @@ impl Transport {
         let status = response.status().as_u16();
         *status_seen = Some(status);
         if let Some(delay) = retry_after(response.headers(), SystemTime::now()) {
-            self.defer(delay);
+            self.defer(delay.min(self.max_retry_after));
         }
         let limit = self.max_response_bytes;
         if response
@@ -187,11 +191,33 @@ impl Transport {
         let mut gate = self.lock_gate();
         if gate.not_before.is_none_or(|current| current < until) {
             gate.not_before = Some(until);
+            let until_unix = SystemTime::now()
+                .checked_add(delay)
+                .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0.0, |d| d.as_secs_f64());
+            self.observer.backoff_until(until_unix);
         }
     }
 
-    /// Waits for the pace slot (GraphQL only) and until any `Retry-After` has passed.
-    pub(crate) async fn wait_turn(&self, endpoint: Endpoint) {
+    /// `Err` when a `Retry-After` holds requests back longer than `max_wait` from now.
+    fn check_patience(&self, not_before: Option<Instant>) -> Result<(), Error> {
+        let (Some(until), Some(max_wait)) = (not_before, self.max_wait) else {
+            return Ok(());
+        };
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait > max_wait {
+            return Err(Error::RateLimited {
+                wait_seconds: wait.as_secs_f64(),
+                max_wait_seconds: max_wait.as_secs_f64(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits for the pace slot (GraphQL only) and until any `Retry-After` has passed, or
+    /// fails at once with [`Error::RateLimited`] when that is further than `max_wait`.
+    pub(crate) async fn wait_turn(&self, endpoint: Endpoint) -> Result<(), Error> {
+        self.check_patience(self.lock_gate().not_before)?;
         let slot = match (endpoint, self.graphql_interval) {
             (Endpoint::Graphql, Some(interval)) => {
                 let mut gate = self.lock_gate();
@@ -211,10 +237,18 @@ impl Transport {
         }
         // Loops because a Retry-After may arrive while this request sleeps.
         loop {
-            let not_before = self.lock_gate().not_before;
+            let not_before = {
+                let mut gate = self.lock_gate();
+                if gate.not_before.is_some_and(|until| until <= Instant::now()) {
+                    gate.not_before = None;
+                    self.observer.backoff_until(0.0);
+                }
+                gate.not_before
+            };
+            self.check_patience(not_before)?;
             match not_before {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => return,
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => return Ok(()),
             }
         }
     }
@@ -297,14 +331,14 @@ fn transport_failure(error: reqwest::Error) -> Failure {
 }
 
 /// The wait a `Retry-After` header asks for: delay-seconds, or an HTTP date compared with
-/// `now`; capped at [`MAX_RETRY_AFTER`].
+/// `now`; a value too large for a `Duration` is `Duration::MAX`, for the caller to cap.
 fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let delay = if let Ok(seconds) = value.parse::<f64>() {
         if !(seconds.is_finite() && seconds >= 0.0) {
             return None;
         }
-        Duration::try_from_secs_f64(seconds).unwrap_or(MAX_RETRY_AFTER)
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
     } else {
         let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
         let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(
@@ -312,7 +346,7 @@ fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
         ))?;
         at.duration_since(now).unwrap_or(Duration::ZERO)
     };
-    Some(delay.min(MAX_RETRY_AFTER))
+    Some(delay)
 }
 
 #[cfg(test)]
@@ -335,7 +369,8 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(parse("Sun, 06 Nov 1994 08:49:00 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse("99999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse("99999999"), Some(Duration::from_secs(99_999_999)));
+        assert_eq!(parse("1e300"), Some(Duration::MAX));
         assert_eq!(parse("-1"), None);
         assert_eq!(parse("soon"), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
