@@ -4,7 +4,7 @@
 pub mod auth;
 pub mod client;
 #[cfg(test)]
-mod fake_server;
+pub(crate) mod fake_server;
 mod json;
 pub mod model;
 pub mod parse;
