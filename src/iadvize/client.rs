@@ -178,7 +178,18 @@ impl Client {
 
     /// POSTs `body` to `/graphql` and reads the answer with `read`, retrying what can
     /// be retried. A 401 gets one fresh token and one more try, outside the retry count.
+    /// Errors come with the known secrets redacted, since callers log them.
     async fn graphql<T>(
+        &self,
+        body: &serde_json::Value,
+        read: impl Fn(&[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.graphql_unredacted(body, read)
+            .await
+            .map_err(|error| self.transport.redact_error(error))
+    }
+
+    async fn graphql_unredacted<T>(
         &self,
         body: &serde_json::Value,
         read: impl Fn(&[u8]) -> Result<T, Error>,
@@ -1213,6 +1224,98 @@ mod tests {
         assert!(fake.graphqls().is_empty());
         std::fs::remove_file(&empty).unwrap();
         std::fs::remove_file(&bad).unwrap();
+    }
+
+    /// Log lines written while `f` runs on this thread.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn install(&self) -> tracing::subscriber::DefaultGuard {
+            let writer = self.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_default(subscriber)
+        }
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    /// The fake's password and first token, as the server would echo them.
+    const PASSWORD: &str = "pa ss&word=1";
+    const PASSWORD_FORM: &str = "pa+ss%26word%3D1";
+
+    #[tokio::test]
+    async fn secrets_echoed_by_the_server_are_redacted() {
+        let echo = format!("Bearer tok-1 refused for user ops@example.com password {PASSWORD}");
+        let graphql = move |_: &Recorded, _: usize| {
+            Reply::json(json!({"data": null, "errors": [{"message": echo,
+                "extensions": {"name": "BAD tok-1", "retryPolicy": "RETRY"}}]}))
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, _) = new_client(fake.config());
+        let logs = Captured::default();
+        let guard = logs.install();
+        let error = fetch(&client).await.unwrap_err();
+        drop(guard);
+        let shown = format!("{error} {error:?}");
+        let logs = logs.text();
+        assert!(logs.contains("retrying request to iAdvize"), "{logs}");
+        for text in [&shown, &logs] {
+            assert!(!text.contains("tok-1"), "{text}");
+            assert!(!text.contains(PASSWORD), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+
+        // A refused query quoting the form-encoded password.
+        let graphql = |_: &Recorded, _: usize| {
+            Reply::new(
+                400,
+                json!({"errors": [{"message": format!("bad body password={PASSWORD_FORM}")}]})
+                    .to_string(),
+            )
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let (client, _) = new_client(fake.config());
+        let error = fetch(&client).await.unwrap_err();
+        assert!(matches!(error, Error::QueryRejected { .. }), "{error:?}");
+        let shown = error.to_string();
+        assert!(!shown.contains(PASSWORD_FORM), "{shown}");
+        assert!(shown.contains("password=<redacted>"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn token_file_content_echoed_by_the_server_is_redacted() {
+        let path = temp_token_file("echo", "tok-file-secret\n");
+        let graphql = |request: &Recorded, _: usize| {
+            let header = request.header("authorization").to_owned();
+            Reply::new(
+                400,
+                json!({"errors": [{"message": format!("no such token: {header}")}]}).to_string(),
+            )
+        };
+        let fake = Fake::with_graphql(graphql).await;
+        let mut config = fake.config();
+        config.credentials = Credentials::TokenFile(path.clone());
+        let (client, _) = new_client(config);
+        let shown = fetch(&client).await.unwrap_err().to_string();
+        assert!(!shown.contains("tok-file-secret"), "{shown}");
+        assert!(shown.contains("Bearer <redacted>"), "{shown}");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -207,3 +207,31 @@ pub enum Error {
     #[error("cannot build the request to iAdvize: {0}")]
     InvalidRequest(String),
 }
+
+impl Error {
+    /// The same error with `f` applied to every text that may hold what a server sent.
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> Error {
+        match self {
+            Error::QueryRejected { message } => Error::QueryRejected {
+                message: f(&message),
+            },
+            Error::Transport { message, attempts } => Error::Transport {
+                message: f(&message),
+                attempts,
+            },
+            Error::Graphql {
+                name,
+                message,
+                retryable,
+            } => Error::Graphql {
+                name: f(&name),
+                message: f(&message),
+                retryable,
+            },
+            Error::InvalidResponse(message) => Error::InvalidResponse(f(&message)),
+            Error::Schema(message) => Error::Schema(f(&message)),
+            Error::InvalidRequest(message) => Error::InvalidRequest(f(&message)),
+            other => other,
+        }
+    }
+}

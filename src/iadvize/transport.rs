@@ -12,7 +12,29 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::{ApiObserver, ClientConfig, Endpoint, Error, RetryReason};
+use super::{ApiObserver, ClientConfig, Credentials, Endpoint, Error, RetryReason};
+use crate::secret::Secret;
+
+/// Tokens remembered for redaction besides the password: the current one and a few
+/// before it, since a server may quote a token it just refused.
+const REMEMBERED_TOKENS: usize = 4;
+
+/// `text` with every occurrence of each secret replaced by `<redacted>`, also in the
+/// encodings a server echoing a request would use (form and JSON).
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json.trim_matches('"');
+        for variant in [*secret, form.as_str(), json] {
+            if !variant.is_empty() && out.contains(variant) {
+                out = out.replace(variant, "<redacted>");
+            }
+        }
+    }
+    out
+}
 
 /// Why an exchange produced no usable response.
 #[derive(Debug)]
@@ -64,6 +86,9 @@ pub(crate) struct Transport {
     /// Time between two GraphQL request starts; `None` for no pacing.
     graphql_interval: Option<Duration>,
     gate: Mutex<Gate>,
+    /// What must never reach a log or an error message: the password, recent tokens.
+    password: Option<Secret>,
+    tokens: Mutex<Vec<Secret>>,
 }
 
 #[derive(Debug, Default)]
@@ -103,7 +128,34 @@ impl Transport {
             max_wait: config.max_wait,
             graphql_interval,
             gate: Mutex::new(Gate::default()),
+            password: match &config.credentials {
+                Credentials::Password { password, .. } => Some(password.clone()),
+                Credentials::TokenFile(_) => None,
+            },
+            tokens: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Adds a token (from a login or the token file) to what [`Transport::redact_error`]
+    /// hides.
+    pub(crate) fn remember_secret(&self, token: &Secret) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if !tokens.contains(token) {
+            tokens.push(token.clone());
+            let excess = tokens.len().saturating_sub(REMEMBERED_TOKENS);
+            tokens.drain(..excess);
+        }
+    }
+
+    /// `error` with the known secrets removed from every text a server may have put in
+    /// it, so a server that echoes the request cannot leak it into our logs.
+    pub(crate) fn redact_error(&self, error: Error) -> Error {
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut secrets: Vec<&str> = tokens.iter().map(Secret::expose).collect();
+        if let Some(password) = &self.password {
+            secrets.push(password.expose());
+        }
+        error.map_text(|text| redact(text, &secrets))
     }
 
     pub(crate) fn observer(&self) -> &dyn ApiObserver {
@@ -283,6 +335,7 @@ impl Transport {
         reason: RetryReason,
         error: Error,
     ) -> Result<(), Error> {
+        let error = self.redact_error(error);
         if attempt >= self.max_attempts {
             return Err(error);
         }
@@ -374,6 +427,20 @@ mod tests {
         assert_eq!(parse("-1"), None);
         assert_eq!(parse("soon"), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn redact_hides_every_secret_and_its_encodings() {
+        let secrets = ["s3cr\"et pw", "tok-9", ""];
+        assert_eq!(
+            redact(
+                "a s3cr\"et pw b s3cr%22et+pw c s3cr\\\"et pw d tok-9 tok-9",
+                &secrets
+            ),
+            "a <redacted> b <redacted> c <redacted> d <redacted> <redacted>"
+        );
+        assert_eq!(redact("nothing here", &secrets), "nothing here");
+        assert_eq!(redact("x", &[]), "x");
     }
 
     #[test]
