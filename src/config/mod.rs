@@ -59,9 +59,19 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     pub web: WebConfig,
     pub log: LogConfig,
+    /// Found while reading the configuration, before logging was set up: see
+    /// [`Config::log_warnings`].
+    pub warnings: Vec<String>,
 }
 
 impl Config {
+    /// Logs the warnings found while reading the configuration; call once logging is set up.
+    pub fn log_warnings(&self) {
+        for warning in &self.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
+
     /// `--demo`, once the simulated account listens at `base_url`: everything `--demo`
     /// changes besides the login, which [`parse`] already set to the demo account's.
     pub fn use_demo_account(&mut self, base_url: url::Url) {
@@ -220,6 +230,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         level: src.required("log.level", parse_log_level)?,
         format: src.required("log.format", parse_log_format)?,
     };
+    let mut warnings = Vec::new();
     // Credentials last: a bad value elsewhere is named even when the login is missing too.
     let credentials = if demo {
         Credentials::Password {
@@ -227,7 +238,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             password: Secret::new(DEMO_PASSWORD),
         }
     } else {
-        credentials::credentials(&src)?
+        credentials::credentials(&src, &mut warnings)?
     };
     let mut client = ClientConfig::new(url, credentials);
     client.platform_sd = platform_sd;
@@ -248,5 +259,6 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         state_file,
         web,
         log,
+        warnings,
     })
 }
