@@ -248,8 +248,10 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     client.timeout = timeout;
     client.max_retry_after = max_retry_after;
     // A poll that would sit out a Retry-After past its own interval fails instead, so
-    // `iadvize_up` and the failure count say the exporter is held back.
-    client.max_wait = Some(poll.interval);
+    // `iadvize_up` and the failure count say the exporter is held back. Never under one
+    // request timeout: a poll already tolerates an answer that slow, and a short
+    // Retry-After with a sub-second interval must not fail every poll it touches.
+    client.max_wait = Some(poll.interval.max(timeout));
 
     Ok(Config {
         client,
