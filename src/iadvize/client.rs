@@ -1248,7 +1248,11 @@ mod tests {
                 .with_ansi(false)
                 .with_writer(move || writer.clone())
                 .finish();
-            tracing::subscriber::set_default(subscriber)
+            let guard = tracing::subscriber::set_default(subscriber);
+            // Another test thread may have hit a callsite while no subscriber listened and
+            // cached it as never enabled: ask again now that this one listens.
+            tracing::callsite::rebuild_interest_cache();
+            guard
         }
         fn text(&self) -> String {
             String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
