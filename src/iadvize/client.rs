@@ -1278,11 +1278,14 @@ mod tests {
         drop(guard);
         let shown = format!("{error} {error:?}");
         let logs = logs.text();
-        assert!(logs.contains("retrying request to iAdvize"), "{logs}");
+        // The retry warnings quote the error as redacted by `retry_or_fail`. Whether this
+        // thread's subscriber sees them depends on other test threads (tracing caches
+        // callsite interest process-wide), so their presence is not asserted; whatever
+        // was captured must hold no secret, and the error itself is checked exactly.
+        assert!(shown.contains("<redacted>"), "{shown}");
         for text in [&shown, &logs] {
             assert!(!text.contains("tok-1"), "{text}");
             assert!(!text.contains(PASSWORD), "{text}");
-            assert!(text.contains("<redacted>"), "{text}");
         }
 
         // A refused query quoting the form-encoded password.
