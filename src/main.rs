@@ -30,10 +30,12 @@ fn main() -> ExitCode {
         match command {
             Command::Run(config) => {
                 logging::init(&config.log);
+                config.log_warnings();
                 app::run(*config).await.map(|()| None)
             }
             Command::Check(config) => {
                 logging::init(&config.log);
+                config.log_warnings();
                 app::check(*config).await.map(Some)
             }
             Command::Simulate(args) => {

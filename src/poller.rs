@@ -365,3 +365,107 @@ fn format_time(ms: UnixMillis) -> String {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_else(|| ms.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::iadvize::fake_server::{Fake, Recorded, Reply, page_json};
+    use crate::iadvize::{QueryShape, schema};
+    use crate::ledger::LedgerConfig;
+    use crate::metrics::Format;
+
+    const NOW: UnixMillis = 1_714_557_600_000; // 2024-05-01T10:00:00Z
+
+    fn poller(fake: &Fake, interval: Duration, metrics: Arc<Metrics>) -> Poller {
+        let mut config = fake.config();
+        config.max_wait = Some(interval);
+        let client = Arc::new(Client::new(config, metrics.clone()).unwrap());
+        let window = Duration::from_secs(3600);
+        let ledger = Ledger::new(
+            LedgerConfig {
+                window_ms: millis(window),
+                duration_bounds: vec![60.0],
+                amount_bounds: vec![10.0],
+                max_channels: 4,
+                max_currencies: 4,
+            },
+            NOW,
+        );
+        Poller::new(
+            client,
+            schema::fixed_plan(QueryShape::SearchClosedConversations),
+            ledger,
+            None,
+            PollConfig {
+                interval,
+                overlap: Duration::ZERO,
+                revisit_interval: Duration::from_secs(3600),
+                revisit_horizon: Duration::ZERO,
+            },
+            window,
+            metrics,
+            Arc::new(|| NOW),
+            None,
+        )
+    }
+
+    /// The value of an unlabelled sample in the text exposition.
+    fn sample(metrics: &Metrics, name: &str) -> f64 {
+        let text = metrics.encode(Format::Text).unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    }
+
+    #[tokio::test]
+    async fn an_endless_pass_fails_and_says_so() {
+        let fake = Fake::with_graphql(|_: &Recorded, index: usize| {
+            Reply::json(page_json(&[], Some(&format!("cursor-{index}"))))
+        })
+        .await;
+        let metrics = Arc::new(Metrics::new());
+        let mut poller = poller(&fake, Duration::from_secs(60), metrics.clone());
+        tokio::time::timeout(Duration::from_secs(60), poller.tick())
+            .await
+            .expect("a pass that makes no progress must end");
+        assert_eq!(sample(&metrics, "iadvize_up"), 0.0);
+        assert_eq!(sample(&metrics, "iadvize_polls_total"), 1.0);
+        assert_eq!(sample(&metrics, "iadvize_poll_failures_total"), 1.0);
+        assert_eq!(poller.watermark(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_past_the_interval_fails_the_poll() {
+        let fake = Fake::with_graphql(|_: &Recorded, index: usize| match index {
+            0 => Reply::new(429, "").header("retry-after", "86400"),
+            _ => Reply::json(page_json(&["c-1"], None)),
+        })
+        .await;
+        let metrics = Arc::new(Metrics::new());
+        let mut poller = poller(&fake, Duration::from_secs(60), metrics.clone());
+        let started = Instant::now();
+        poller.tick().await;
+        assert!(started.elapsed() < Duration::from_secs(60));
+        assert_eq!(sample(&metrics, "iadvize_up"), 0.0);
+        assert_eq!(sample(&metrics, "iadvize_poll_failures_total"), 1.0);
+        let until = sample(&metrics, "iadvize_api_backoff_until_timestamp_seconds");
+        let wall = chrono::Utc::now().timestamp() as f64;
+        // The 5 min default cap, not the day asked for.
+        assert!(
+            until > wall + 200.0 && until <= wall + 301.0,
+            "{until} vs {wall}"
+        );
+        // Once the hold is within an interval, the next poll waits it out and succeeds.
+        tokio::time::advance(Duration::from_secs(250)).await;
+        poller.tick().await;
+        assert_eq!(sample(&metrics, "iadvize_up"), 1.0);
+        assert_eq!(sample(&metrics, "iadvize_poll_failures_total"), 1.0);
+        assert_eq!(
+            sample(&metrics, "iadvize_api_backoff_until_timestamp_seconds"),
+            0.0
+        );
+        assert_eq!(fake.graphqls().len(), 2);
+    }
+}

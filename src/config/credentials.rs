@@ -22,7 +22,37 @@ fn rank(place: &Place) -> u8 {
     }
 }
 
-pub(super) fn credentials(src: &Sources) -> Result<Credentials, ConfigError> {
+/// A warning when the password file at `path`, of permission bits `mode`, can be read by
+/// others than its owner: the password it holds logs in as that user.
+pub fn password_file_mode_warning(path: &Path, mode: u32) -> Option<String> {
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the password file {} is readable by others than its owner (mode {:o}); run chmod 600 on it",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
+#[cfg(unix)]
+fn check_password_file_mode(path: &Path, warnings: &mut Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(metadata) = std::fs::metadata(path)
+        && let Some(warning) = password_file_mode_warning(path, metadata.permissions().mode())
+    {
+        warnings.push(warning);
+    }
+}
+
+#[cfg(not(unix))]
+fn check_password_file_mode(_: &Path, _: &mut Vec<String>) {}
+
+/// The credentials, and warnings to log once logging is set up (it is not yet while the
+/// configuration is read).
+pub(super) fn credentials(
+    src: &Sources,
+    warnings: &mut Vec<String>,
+) -> Result<Credentials, ConfigError> {
     let token_file = src.path("iadvize.token-file")?;
     let username = src.optional("iadvize.username", parse_non_empty)?;
     let password_file = src.path("iadvize.password-file")?;
@@ -53,12 +83,12 @@ pub(super) fn credentials(src: &Sources) -> Result<Credentials, ConfigError> {
         }
         (Some((path, place)), Some(password)) => {
             if rank(&place) > rank(&password_env_place) {
-                Some((read_password_file(&path, &place)?, place))
+                Some((read_password_file(&path, &place, warnings)?, place))
             } else {
                 Some((Secret::new(password), password_env_place))
             }
         }
-        (Some((path, place)), None) => Some((read_password_file(&path, &place)?, place)),
+        (Some((path, place)), None) => Some((read_password_file(&path, &place, warnings)?, place)),
         (None, Some(password)) => Some((Secret::new(password), password_env_place)),
         (None, None) => None,
     };
@@ -73,7 +103,12 @@ pub(super) fn credentials(src: &Sources) -> Result<Credentials, ConfigError> {
     }
 }
 
-fn read_password_file(path: &Path, place: &Place) -> Result<Secret, ConfigError> {
+fn read_password_file(
+    path: &Path,
+    place: &Place,
+    warnings: &mut Vec<String>,
+) -> Result<Secret, ConfigError> {
+    check_password_file_mode(path, warnings);
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile {
         path: path.to_path_buf(),
         place: place.clone(),
@@ -87,4 +122,51 @@ fn read_password_file(path: &Path, place: &Place) -> Result<Secret, ConfigError>
         });
     }
     Ok(Secret::new(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_or_world_readable_password_files_are_named() {
+        let path = Path::new("/etc/iadvize/password");
+        for mode in [0o100600, 0o600, 0o400, 0o700] {
+            assert_eq!(password_file_mode_warning(path, mode), None, "{mode:o}");
+        }
+        for (mode, shown) in [
+            (0o100644, "644"),
+            (0o640, "640"),
+            (0o604, "604"),
+            (0o666, "666"),
+        ] {
+            let warning = password_file_mode_warning(path, mode).expect("a warning");
+            assert!(warning.contains("/etc/iadvize/password"), "{warning}");
+            assert!(warning.contains(&format!("mode {shown}")), "{warning}");
+            assert!(warning.contains("chmod 600"), "{warning}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_real_file_is_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("iadvize-pw-mode-{}", std::process::id()));
+        std::fs::write(&path, "pw\n").unwrap();
+        let place = Place::Flag("iadvize.password-file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut warnings = Vec::new();
+        assert_eq!(
+            read_password_file(&path, &place, &mut warnings)
+                .unwrap()
+                .expose(),
+            "pw"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut warnings = Vec::new();
+        read_password_file(&path, &place, &mut warnings).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        std::fs::remove_file(&path).unwrap();
+    }
 }

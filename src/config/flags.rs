@@ -163,6 +163,14 @@ pub(super) const FLAGS: &[Flag] = &[
         help: "One request's time limit",
     },
     Flag {
+        name: "iadvize.max-retry-after",
+        kind: Kind::Duration,
+        value_name: "DURATION",
+        default: Some("5m"),
+        heading: Some(IADVIZE),
+        help: "The longest Retry-After honoured; a longer one waits this long",
+    },
+    Flag {
         name: "poll.interval",
         kind: Kind::Duration,
         value_name: "DURATION",

@@ -62,9 +62,19 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     pub web: WebConfig,
     pub log: LogConfig,
+    /// Found while reading the configuration, before logging was set up: see
+    /// [`Config::log_warnings`].
+    pub warnings: Vec<String>,
 }
 
 impl Config {
+    /// Logs the warnings found while reading the configuration; call once logging is set up.
+    pub fn log_warnings(&self) {
+        for warning in &self.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
+
     /// `--demo`, once the simulated account listens at `base_url`: everything `--demo`
     /// changes besides the login, which [`parse`] already set to the demo account's.
     pub fn use_demo_account(&mut self, base_url: url::Url) {
@@ -209,6 +219,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     let project_ids = src.required("iadvize.project-ids", parse_project_ids)?;
     let max_requests_per_second = src.required("iadvize.max-requests-per-second", parse_rate)?;
     let timeout = src.required("iadvize.timeout", parse_duration)?;
+    let max_retry_after = src.required("iadvize.max-retry-after", parse_duration)?;
     let poll = PollConfig {
         interval: src.required("poll.interval", parse_duration)?,
         overlap: src.required("poll.overlap", parse_duration_or_zero)?,
@@ -245,6 +256,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     } else {
         Vec::new()
     };
+    let mut warnings = Vec::new();
     // Credentials last: a bad value elsewhere is named even when the login is missing too.
     let credentials = if demo {
         Credentials::Password {
@@ -252,7 +264,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             password: Secret::new(DEMO_PASSWORD),
         }
     } else {
-        credentials::credentials(&src)?
+        credentials::credentials(&src, &mut warnings)?
     };
     let mut client = ClientConfig::new(url, credentials);
     client.platform_sd = platform_sd;
@@ -260,6 +272,12 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     client.project_ids = project_ids;
     client.max_requests_per_second = max_requests_per_second;
     client.timeout = timeout;
+    client.max_retry_after = max_retry_after;
+    // A poll that would sit out a Retry-After past its own interval fails instead, so
+    // `iadvize_up` and the failure count say the exporter is held back. Never under one
+    // request timeout: a poll already tolerates an answer that slow, and a short
+    // Retry-After with a sub-second interval must not fail every poll it touches.
+    client.max_wait = Some(poll.interval.max(timeout));
 
     Ok(Config {
         client,
@@ -270,5 +288,6 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         state_file,
         web,
         log,
+        warnings,
     })
 }

@@ -132,7 +132,22 @@ impl Auth {
         Ok(token)
     }
 
+    /// A new token, remembered as a secret to redact; errors come redacted, as callers
+    /// log them.
     async fn obtain(&self, state: &mut State, transport: &Transport) -> Result<Token, Error> {
+        let token = self
+            .obtain_unredacted(state, transport)
+            .await
+            .map_err(|error| transport.redact_error(error))?;
+        transport.remember_secret(&token.value);
+        Ok(token)
+    }
+
+    async fn obtain_unredacted(
+        &self,
+        state: &mut State,
+        transport: &Transport,
+    ) -> Result<Token, Error> {
         let token = match &self.credentials {
             Credentials::Password { username, password } => {
                 let generation = state.generation + 1;
@@ -171,7 +186,7 @@ impl Auth {
         loop {
             attempt += 1;
             // Wait out any Retry-After first, so the login is dated when it leaves.
-            transport.wait_turn(Endpoint::Token).await;
+            transport.wait_turn(Endpoint::Token).await?;
             take_login_slot(&mut state.logins, Instant::now())?;
             let form = [
                 ("username", username),

@@ -4,7 +4,7 @@
 pub mod auth;
 pub mod client;
 #[cfg(test)]
-mod fake_server;
+pub(crate) mod fake_server;
 mod json;
 pub mod model;
 pub mod parse;
@@ -71,6 +71,9 @@ pub trait ApiObserver: Send + Sync {
     fn retry(&self, endpoint: Endpoint, reason: RetryReason);
     /// A login succeeded; the new token expires at this Unix time (seconds).
     fn login(&self, expires_at_unix_seconds: f64);
+    /// No request before this Unix time (seconds) because of a `Retry-After`; 0 once
+    /// that has passed. A default, so observers that do not care need not say so.
+    fn backoff_until(&self, _unix_seconds: f64) {}
 }
 
 /// An observer that records nothing (for `check` and tests).
@@ -120,6 +123,12 @@ pub struct ClientConfig {
     /// First backoff step; doubles each retry, with jitter, up to `max_backoff`.
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// `--iadvize.max-retry-after`: the longest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+    /// The longest a request waits for a `Retry-After` to pass before it fails with
+    /// [`Error::RateLimited`]; `None` waits out any (capped) `Retry-After`. The exporter
+    /// sets the poll interval, so a poll that would hang past its slot counts as failed.
+    pub max_wait: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -137,6 +146,8 @@ impl ClientConfig {
             max_attempts: 6,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(300),
+            max_wait: None,
         }
     }
 }
@@ -179,6 +190,13 @@ pub enum Error {
         message: String,
         retryable: bool,
     },
+    #[error(
+        "iAdvize asked to wait {wait_seconds:.0}s more (Retry-After), longer than the {max_wait_seconds:.0}s a poll may wait"
+    )]
+    RateLimited {
+        wait_seconds: f64,
+        max_wait_seconds: f64,
+    },
     #[error("response larger than the {limit_bytes}-byte cap")]
     ResponseTooLarge { limit_bytes: usize },
     #[error("invalid response from iAdvize: {0}")]
@@ -188,4 +206,32 @@ pub enum Error {
     /// The client could not build a request (bad base URL, date out of range, TLS setup).
     #[error("cannot build the request to iAdvize: {0}")]
     InvalidRequest(String),
+}
+
+impl Error {
+    /// The same error with `f` applied to every text that may hold what a server sent.
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> Error {
+        match self {
+            Error::QueryRejected { message } => Error::QueryRejected {
+                message: f(&message),
+            },
+            Error::Transport { message, attempts } => Error::Transport {
+                message: f(&message),
+                attempts,
+            },
+            Error::Graphql {
+                name,
+                message,
+                retryable,
+            } => Error::Graphql {
+                name: f(&name),
+                message: f(&message),
+                retryable,
+            },
+            Error::InvalidResponse(message) => Error::InvalidResponse(f(&message)),
+            Error::Schema(message) => Error::Schema(f(&message)),
+            Error::InvalidRequest(message) => Error::InvalidRequest(f(&message)),
+            other => other,
+        }
+    }
 }

@@ -12,11 +12,29 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::{ApiObserver, ClientConfig, Endpoint, Error, RetryReason};
+use super::{ApiObserver, ClientConfig, Credentials, Endpoint, Error, RetryReason};
+use crate::secret::Secret;
 
-/// The longest `Retry-After` honoured: a server asking for more gets this, so a
-/// misconfigured proxy cannot stop the exporter for days.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Tokens remembered for redaction besides the password: the current one and a few
+/// before it, since a server may quote a token it just refused.
+const REMEMBERED_TOKENS: usize = 4;
+
+/// `text` with every occurrence of each secret replaced by `<redacted>`, also in the
+/// encodings a server echoing a request would use (form and JSON).
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json.trim_matches('"');
+        for variant in [*secret, form.as_str(), json] {
+            if !variant.is_empty() && out.contains(variant) {
+                out = out.replace(variant, "<redacted>");
+            }
+        }
+    }
+    out
+}
 
 /// Why an exchange produced no usable response.
 #[derive(Debug)]
@@ -24,6 +42,8 @@ pub(crate) enum Failure {
     Timeout,
     Transport(String),
     TooLarge,
+    /// A `Retry-After` holds requests back longer than the caller may wait.
+    Deferred(Error),
 }
 
 impl Failure {
@@ -37,6 +57,8 @@ impl Failure {
                 Error::Transport { message, attempts },
             )),
             Failure::TooLarge => Err(Error::ResponseTooLarge { limit_bytes }),
+            // Retrying inside this poll would wait just as long: the next poll tries.
+            Failure::Deferred(error) => Err(error),
         }
     }
 }
@@ -59,9 +81,14 @@ pub(crate) struct Transport {
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_retry_after: Duration,
+    max_wait: Option<Duration>,
     /// Time between two GraphQL request starts; `None` for no pacing.
     graphql_interval: Option<Duration>,
     gate: Mutex<Gate>,
+    /// What must never reach a log or an error message: the password, recent tokens.
+    password: Option<Secret>,
+    tokens: Mutex<Vec<Secret>>,
 }
 
 #[derive(Debug, Default)]
@@ -97,9 +124,38 @@ impl Transport {
             max_attempts: config.max_attempts.max(1),
             initial_backoff: config.initial_backoff,
             max_backoff: config.max_backoff.max(config.initial_backoff),
+            max_retry_after: config.max_retry_after,
+            max_wait: config.max_wait,
             graphql_interval,
             gate: Mutex::new(Gate::default()),
+            password: match &config.credentials {
+                Credentials::Password { password, .. } => Some(password.clone()),
+                Credentials::TokenFile(_) => None,
+            },
+            tokens: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Adds a token (from a login or the token file) to what [`Transport::redact_error`]
+    /// hides.
+    pub(crate) fn remember_secret(&self, token: &Secret) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if !tokens.contains(token) {
+            tokens.push(token.clone());
+            let excess = tokens.len().saturating_sub(REMEMBERED_TOKENS);
+            tokens.drain(..excess);
+        }
+    }
+
+    /// `error` with the known secrets removed from every text a server may have put in
+    /// it, so a server that echoes the request cannot leak it into our logs.
+    pub(crate) fn redact_error(&self, error: Error) -> Error {
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut secrets: Vec<&str> = tokens.iter().map(Secret::expose).collect();
+        if let Some(password) = &self.password {
+            secrets.push(password.expose());
+        }
+        error.map_text(|text| redact(text, &secrets))
     }
 
     pub(crate) fn observer(&self) -> &dyn ApiObserver {
@@ -113,7 +169,7 @@ impl Transport {
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, Bytes), Failure> {
-        self.wait_turn(endpoint).await;
+        self.wait_turn(endpoint).await.map_err(Failure::Deferred)?;
         let started = Instant::now();
         let mut status = None;
         let outcome = tokio::time::timeout(self.timeout, self.send(request, &mut status)).await;
@@ -152,7 +208,7 @@ impl Transport {
         let status = response.status().as_u16();
         *status_seen = Some(status);
         if let Some(delay) = retry_after(response.headers(), SystemTime::now()) {
-            self.defer(delay);
+            self.defer(delay.min(self.max_retry_after));
         }
         let limit = self.max_response_bytes;
         if response
@@ -187,11 +243,33 @@ impl Transport {
         let mut gate = self.lock_gate();
         if gate.not_before.is_none_or(|current| current < until) {
             gate.not_before = Some(until);
+            let until_unix = SystemTime::now()
+                .checked_add(delay)
+                .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0.0, |d| d.as_secs_f64());
+            self.observer.backoff_until(until_unix);
         }
     }
 
-    /// Waits for the pace slot (GraphQL only) and until any `Retry-After` has passed.
-    pub(crate) async fn wait_turn(&self, endpoint: Endpoint) {
+    /// `Err` when a `Retry-After` holds requests back longer than `max_wait` from now.
+    fn check_patience(&self, not_before: Option<Instant>) -> Result<(), Error> {
+        let (Some(until), Some(max_wait)) = (not_before, self.max_wait) else {
+            return Ok(());
+        };
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait > max_wait {
+            return Err(Error::RateLimited {
+                wait_seconds: wait.as_secs_f64(),
+                max_wait_seconds: max_wait.as_secs_f64(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits for the pace slot (GraphQL only) and until any `Retry-After` has passed, or
+    /// fails at once with [`Error::RateLimited`] when that is further than `max_wait`.
+    pub(crate) async fn wait_turn(&self, endpoint: Endpoint) -> Result<(), Error> {
+        self.check_patience(self.lock_gate().not_before)?;
         let slot = match (endpoint, self.graphql_interval) {
             (Endpoint::Graphql, Some(interval)) => {
                 let mut gate = self.lock_gate();
@@ -211,10 +289,18 @@ impl Transport {
         }
         // Loops because a Retry-After may arrive while this request sleeps.
         loop {
-            let not_before = self.lock_gate().not_before;
+            let not_before = {
+                let mut gate = self.lock_gate();
+                if gate.not_before.is_some_and(|until| until <= Instant::now()) {
+                    gate.not_before = None;
+                    self.observer.backoff_until(0.0);
+                }
+                gate.not_before
+            };
+            self.check_patience(not_before)?;
             match not_before {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => return,
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => return Ok(()),
             }
         }
     }
@@ -249,6 +335,7 @@ impl Transport {
         reason: RetryReason,
         error: Error,
     ) -> Result<(), Error> {
+        let error = self.redact_error(error);
         if attempt >= self.max_attempts {
             return Err(error);
         }
@@ -297,14 +384,14 @@ fn transport_failure(error: reqwest::Error) -> Failure {
 }
 
 /// The wait a `Retry-After` header asks for: delay-seconds, or an HTTP date compared with
-/// `now`; capped at [`MAX_RETRY_AFTER`].
+/// `now`; a value too large for a `Duration` is `Duration::MAX`, for the caller to cap.
 fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let delay = if let Ok(seconds) = value.parse::<f64>() {
         if !(seconds.is_finite() && seconds >= 0.0) {
             return None;
         }
-        Duration::try_from_secs_f64(seconds).unwrap_or(MAX_RETRY_AFTER)
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
     } else {
         let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
         let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(
@@ -312,7 +399,7 @@ fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
         ))?;
         at.duration_since(now).unwrap_or(Duration::ZERO)
     };
-    Some(delay.min(MAX_RETRY_AFTER))
+    Some(delay)
 }
 
 #[cfg(test)]
@@ -335,10 +422,25 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(parse("Sun, 06 Nov 1994 08:49:00 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse("99999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse("99999999"), Some(Duration::from_secs(99_999_999)));
+        assert_eq!(parse("1e300"), Some(Duration::MAX));
         assert_eq!(parse("-1"), None);
         assert_eq!(parse("soon"), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn redact_hides_every_secret_and_its_encodings() {
+        let secrets = ["s3cr\"et pw", "tok-9", ""];
+        assert_eq!(
+            redact(
+                "a s3cr\"et pw b s3cr%22et+pw c s3cr\\\"et pw d tok-9 tok-9",
+                &secrets
+            ),
+            "a <redacted> b <redacted> c <redacted> d <redacted> <redacted>"
+        );
+        assert_eq!(redact("nothing here", &secrets), "nothing here");
+        assert_eq!(redact("x", &[]), "x");
     }
 
     #[test]

@@ -193,6 +193,10 @@ impl ApiObserver for Metrics {
     fn login(&self, expires_at_unix_seconds: f64) {
         self.health.api.login(expires_at_unix_seconds);
     }
+
+    fn backoff_until(&self, unix_seconds: f64) {
+        self.health.api.backoff_until(unix_seconds);
+    }
 }
 
 #[cfg(test)]

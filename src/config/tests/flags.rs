@@ -11,6 +11,8 @@ fn defaults_match_the_cli_table() {
     assert_eq!(c.client.project_ids, None);
     assert_eq!(c.client.max_requests_per_second, 5.0);
     assert_eq!(c.client.timeout, secs(30));
+    assert_eq!(c.client.max_retry_after, secs(300));
+    assert_eq!(c.client.max_wait, Some(secs(60)));
     assert!(matches!(
         &c.client.credentials,
         Credentials::TokenFile(p) if p == &PathBuf::from("/run/secrets/token")
@@ -78,4 +80,19 @@ fn every_flag_is_documented_with_its_env_var() {
 #[test]
 fn metrics_config_default_is_the_flag_table_default() {
     assert_eq!(MetricsConfig::default(), run_config(TOKEN, &[]).metrics);
+}
+
+#[test]
+fn max_retry_after_from_env_and_yaml() {
+    assert_eq!(
+        env_var_name("iadvize.max-retry-after"),
+        "IADVIZE_IADVIZE_MAX_RETRY_AFTER"
+    );
+    let c = run_config(TOKEN, &[("IADVIZE_IADVIZE_MAX_RETRY_AFTER", "90s")]);
+    assert_eq!(c.client.max_retry_after, secs(90));
+    let file = TempFile::new("iadvize:\n  max-retry-after: 10m\n");
+    let mut args = TOKEN.to_vec();
+    args.extend(["--config.file", file.path()]);
+    let c = run_config(&args, &[]);
+    assert_eq!(c.client.max_retry_after, secs(600));
 }

@@ -102,6 +102,8 @@ fn every_flag_is_parsed() {
             "2.5",
             "--iadvize.timeout",
             "1m30s",
+            "--iadvize.max-retry-after",
+            "2m",
             "--poll.interval",
             "500ms",
             "--poll.overlap",
@@ -144,6 +146,9 @@ fn every_flag_is_parsed() {
     assert_eq!(c.client.project_ids, Some(vec![12, 34, 56]));
     assert_eq!(c.client.max_requests_per_second, 2.5);
     assert_eq!(c.client.timeout, secs(90));
+    assert_eq!(c.client.max_retry_after, secs(120));
+    // The 500 ms interval is under the 90 s timeout, which wins.
+    assert_eq!(c.client.max_wait, Some(secs(90)));
     match &c.client.credentials {
         Credentials::Password { username, password } => {
             assert_eq!(username, "ops@example.com");

@@ -35,6 +35,10 @@ fn bad_values_name_the_flag() {
     assert_flag_error(&["--poll.interval", "0s"], "poll.interval");
     assert_flag_error(&["--metrics.window", "0s"], "metrics.window");
     assert_flag_error(&["--iadvize.timeout", "0s"], "iadvize.timeout");
+    assert_flag_error(
+        &["--iadvize.max-retry-after", "soon"],
+        "iadvize.max-retry-after",
+    );
     assert_flag_error(&["--poll.revisit-interval", "0m"], "poll.revisit-interval");
     assert_flag_error(&["--iadvize.url", "ftp://x.example"], "iadvize.url");
     assert_flag_error(&["--iadvize.url", "not a url"], "iadvize.url");

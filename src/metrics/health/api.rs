@@ -41,6 +41,7 @@ pub(in crate::metrics) struct Api {
     retries: Family<RetryLabels, Counter>,
     token_renewals: Counter,
     token_expiry: Gauge<f64, AtomicU64>,
+    backoff_until: Gauge<f64, AtomicU64>,
     /// The poller counts these, but they are what the API answered, and the exposition
     /// has always listed them among the API families.
     fetched: Counter,
@@ -81,6 +82,12 @@ impl Api {
             "When the current iAdvize access token expires",
             token_expiry.clone(),
         );
+        let backoff_until = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "iadvize_api_backoff_until_timestamp_seconds",
+            "No request to iAdvize before this Unix time (a Retry-After); 0 when none",
+            backoff_until.clone(),
+        );
         let fetched = Counter::default();
         registry.register(
             "iadvize_conversations_fetched",
@@ -93,6 +100,7 @@ impl Api {
             retries,
             token_renewals,
             token_expiry,
+            backoff_until,
             fetched,
         }
     }
@@ -130,6 +138,10 @@ impl Api {
     pub(in crate::metrics) fn login(&self, expires_at_unix_seconds: f64) {
         self.token_renewals.inc();
         self.token_expiry.set(expires_at_unix_seconds);
+    }
+
+    pub(in crate::metrics) fn backoff_until(&self, unix_seconds: f64) {
+        self.backoff_until.set(unix_seconds);
     }
 
     pub(in crate::metrics) fn conversations_fetched(&self, records: u64) {
