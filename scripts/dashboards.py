@@ -830,7 +830,25 @@ def exporter():
             ],
             unit="s",
         ),
-        12,
+        6,
+        8,
+    )
+    lay.add(
+        stat(
+            "Retry-After: next call in",
+            "How long iAdvize's latest Retry-After still holds requests back (capped by "
+            "--iadvize.max-retry-after); 0 when none. While it exceeds the poll interval "
+            "every poll fails at once as rate limited, so iadvize_up is 0." + per_replica,
+            [
+                (
+                    f"clamp_min(iadvize_api_backoff_until_timestamp_seconds{{{EXP}}} - time(), 0)",
+                    "{{instance}}",
+                )
+            ],
+            unit="s",
+            thresholds=steps("green", (1, "yellow"), (60, "red")),
+        ),
+        6,
         8,
     )
     lay.add(
