@@ -7,16 +7,17 @@
 //!
 //! `cargo run --release --example long_life_bench [-- DAYS PER_DAY]`
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use iadvize_exporter::config::PollConfig;
-use iadvize_exporter::iadvize::{Conversation, Currency, Id128, Page, Transaction};
-use iadvize_exporter::ledger::{Ledger, LedgerConfig};
+use iadvize_exporter::iadvize::Page;
+use iadvize_exporter::ledger::Ledger;
 use iadvize_exporter::poller::prune_cutoff;
 use iadvize_exporter::state_file::{self, SavedStateRef};
 
 const MINUTE: i64 = 60_000;
-const CHANNELS: [&str; 6] = ["CHAT", "CALL", "VIDEO", "WHATSAPP", "SMS", "INSTAGRAM"];
 
 fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -33,41 +34,8 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn conversation(i: u64, closed_at: i64) -> Conversation {
-    Conversation {
-        id: Id128::of(&format!(
-            "{:08x}-{:04x}-4eed-bb44-{:012x}",
-            i,
-            i % 65536,
-            i * 7919
-        )),
-        project_id: 1001 + (i % 3) as i64,
-        channel: (i % CHANNELS.len() as u64) as u16,
-        closed_at,
-        duration_seconds: Some((i % 3600) as f64),
-        csat: i.is_multiple_of(3).then_some((i % 5 + 1) as u8),
-        nps: i.is_multiple_of(4).then_some((i % 11) as u8),
-        transactions: if i.is_multiple_of(10) {
-            vec![Transaction {
-                key: Id128::of(&format!("order-{i}")),
-                amount: (i % 500) as f64 + 0.99,
-                currency: Currency(*b"EUR"),
-            }]
-        } else {
-            Vec::new()
-        },
-    }
-}
-
 fn main() {
-    // What a save records of the account; the benches read none.
-    let identity = state_file::Identity {
-        demo: true,
-        url: String::new(),
-        platform_sd: false,
-        login: state_file::Login::Username("bench".to_owned()),
-        project_ids: None,
-    };
+    let identity = support::identity();
     let mut args = std::env::args().skip(1);
     let days: i64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
     let per_day: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -78,23 +46,17 @@ fn main() {
         revisit_interval: Duration::from_secs(3600),
         revisit_horizon: Duration::from_secs(48 * 3600),
     };
-    let window_ms = 3_600_000;
-    let config = LedgerConfig {
-        window_ms,
-        duration_bounds: vec![30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0],
-        amount_bounds: vec![10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
-        max_channels: 32,
-        max_currencies: 16,
-    };
+    let config = support::ledger_config();
+    let window_ms = config.window_ms;
     let start = 1_795_996_800_000_i64;
     let mut ledger = Ledger::new(config, start);
     let spacing = (86_400_000 / per_day as i64).max(1);
     let page = |from: u64, to: u64| Page {
         conversations: (from..to)
-            .map(|i| conversation(i, start + i as i64 * spacing))
+            .map(|i| support::conversation(i, start + i as i64 * spacing))
             .collect(),
         records: (to - from) as usize,
-        channels: CHANNELS.iter().map(|c| c.to_string()).collect(),
+        channels: support::CHANNELS.iter().map(|c| c.to_string()).collect(),
         ..Page::default()
     };
     let begun = Instant::now();

@@ -2,59 +2,26 @@
 //!
 //! `cargo run --release --example state_file_bench -- 1000000`
 
+mod support;
+
 use std::time::Instant;
 
-use iadvize_exporter::iadvize::{Conversation, Currency, Id128, Page, Transaction};
-use iadvize_exporter::ledger::{Ledger, LedgerConfig};
+use iadvize_exporter::iadvize::{Conversation, Page};
+use iadvize_exporter::ledger::Ledger;
 use iadvize_exporter::state_file::{self, SavedStateRef};
 
 fn main() {
-    // What a save records of the account; the benches read none.
-    let identity = state_file::Identity {
-        demo: true,
-        url: String::new(),
-        platform_sd: false,
-        login: state_file::Login::Username("bench".to_owned()),
-        project_ids: None,
-    };
+    let identity = support::identity();
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let config = LedgerConfig {
-        window_ms: 3_600_000,
-        duration_bounds: vec![30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0],
-        amount_bounds: vec![10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
-        max_channels: 32,
-        max_currencies: 16,
-    };
-    let channels = ["CHAT", "CALL", "VIDEO", "WHATSAPP", "SMS", "INSTAGRAM"];
+    let config = support::ledger_config();
+    let channels = support::CHANNELS;
     let start = 1_700_000_000_000_i64;
     let mut ledger = Ledger::new(config.clone(), start);
     let conversations: Vec<Conversation> = (0..n)
-        .map(|i| Conversation {
-            id: Id128::of(&format!(
-                "{:08x}-{:04x}-4eed-bb44-{:012x}",
-                i,
-                i % 65536,
-                i * 7919
-            )),
-            project_id: 1001 + (i % 3) as i64,
-            channel: (i % channels.len()) as u16,
-            closed_at: start + i as i64,
-            duration_seconds: Some((i % 3600) as f64),
-            csat: (i % 3 == 0).then_some((i % 5 + 1) as u8),
-            nps: (i % 4 == 0).then_some((i % 11) as u8),
-            transactions: if i % 10 == 0 {
-                vec![Transaction {
-                    key: Id128::of(&format!("order-{i}")),
-                    amount: (i % 500) as f64 + 0.99,
-                    currency: Currency(*b"EUR"),
-                }]
-            } else {
-                Vec::new()
-            },
-        })
+        .map(|i| support::conversation(i as u64, start + i as i64))
         .collect();
     for chunk in conversations.chunks(100) {
         ledger.apply(
