@@ -120,6 +120,13 @@ impl Ledger {
         self.counting_start
     }
 
+    /// Counting starts at `at` instead: for a fresh ledger, whose start was taken on our
+    /// clock, once iAdvize's clock is known. Nothing counted yet depends on it.
+    pub fn rebase_counting_start(&mut self, at: UnixMillis) {
+        debug_assert!(self.pass.is_none() && self.records.len() == 0);
+        self.counting_start = at;
+    }
+
     /// Everything worth keeping across a restart, borrowed for encoding. A pass in
     /// progress is not part of it: call [`Ledger::rollback`] or [`Ledger::commit`] first.
     pub fn state(&self) -> LedgerStateRef<'_> {

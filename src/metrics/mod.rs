@@ -197,6 +197,10 @@ impl ApiObserver for Metrics {
     fn backoff_until(&self, unix_seconds: f64) {
         self.health.api.backoff_until(unix_seconds);
     }
+
+    fn clock_skew(&self, seconds: f64) {
+        self.health.api.clock_skew(seconds);
+    }
 }
 
 #[cfg(test)]
