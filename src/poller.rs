@@ -263,7 +263,7 @@ impl Poller {
                 metrics.conversations_fetched(page.records as u64);
                 read.pages += 1;
                 read.records += page.records;
-                ledger.apply_page(&page, clock.now());
+                ledger.apply_page_at(&page, clock.now(), clock.ours());
             })
             .await?;
         Ok(read)
