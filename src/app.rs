@@ -111,6 +111,8 @@ fn ledger_config(config: &Config) -> LedgerConfig {
         amount_bounds: config.metrics.amount_buckets.clone(),
         max_channels: config.metrics.max_channels,
         max_currencies: config.metrics.max_currencies,
+        tags: config.metrics.tags.clone(),
+        max_tags: config.metrics.max_tags,
     }
 }
 

@@ -15,7 +15,9 @@ use super::exposition::{Format, ScrapeError};
 use super::family::family;
 use super::gzip::Segment;
 use crate::iadvize::InvalidReason;
-use crate::ledger::{CSAT_BOUNDS, Histogram, NPS_BOUNDS, Snapshot, WINDOW_QUANTILES};
+use crate::ledger::{
+    CSAT_BOUNDS, Histogram, NPS_BOUNDS, Snapshot, TagFigures, TagKey, WINDOW_QUANTILES,
+};
 
 /// One published snapshot and its encodings, each made at most once.
 pub(super) struct Business {
@@ -214,6 +216,13 @@ fn amount_labels(s: &Snapshot, key: &crate::ledger::AmountKey) -> AmountLabels {
     ]
 }
 
+fn tag_labels(tags: &TagFigures, key: &TagKey) -> SeriesLabels {
+    [
+        ("project_id", key.project_id.to_string()),
+        ("tag", tags.label(key.tag).to_owned()),
+    ]
+}
+
 /// The business families of one snapshot, for a registry of their own.
 #[derive(Debug)]
 struct BusinessFamilies(Arc<Snapshot>);
@@ -294,6 +303,18 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
                 (amount_labels(s, k), m)
             }),
         )?;
+
+        if let Some(tags) = &s.tags {
+            family(
+                e,
+                "iadvize_conversation_tags",
+                "Closed conversations carrying the tag: each (conversation, tag) pair counted once.",
+                MetricType::Counter,
+                tags.totals
+                    .iter()
+                    .map(|(k, v)| (tag_labels(tags, k), ConstCounter::new(*v))),
+            )?;
+        }
 
         let w = &s.window;
         family(
@@ -399,6 +420,18 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
                 .iter()
                 .map(|(k, v)| (amount_labels(s, k), ConstGauge::new(*v as i64))),
         )?;
+
+        if let Some(tags) = &s.tags {
+            family(
+                e,
+                "iadvize_window_conversation_tags",
+                "Conversations in the window carrying the tag.",
+                MetricType::Gauge,
+                tags.window
+                    .iter()
+                    .map(|(k, v)| (tag_labels(tags, k), ConstGauge::new(*v as i64))),
+            )?;
+        }
 
         // One series per project counted or in the window, so dashboards can show names;
         // a project whose name is not known yet (after a restart) waits for its next read.
