@@ -32,7 +32,10 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -130,8 +133,16 @@ fn main() {
     let per = |bytes: isize| bytes as f64 / n as f64;
     println!("| --metrics.tags | heap B/conversation | state file B/conversation |");
     println!("| --- | --- | --- |");
-    println!("| off | {:.1} | {:.1} |", per(heap_off), per(file_off as isize));
-    println!("| all | {:.1} | {:.1} |", per(heap_on), per(file_on as isize));
+    println!(
+        "| off | {:.1} | {:.1} |",
+        per(heap_off),
+        per(file_off as isize)
+    );
+    println!(
+        "| all | {:.1} | {:.1} |",
+        per(heap_on),
+        per(file_on as isize)
+    );
     println!(
         "tags add {:.1} B of heap per tracked conversation ({:.1} B per tagged one), {:.1} B of state file",
         per(heap_on - heap_off),

@@ -962,7 +962,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
 
         let edge = search_edge(
-            GOOD,
+            &format!(r#"{GOOD},"tags":[{{"id":"1","name":"VIP"}},{{"id":"2","name":" Retour "}}]"#),
             r#"{"customerSatisfaction":4,"netPromoterScore":9}"#,
             r#"{"transactions":[{"id":"t-1","amount":12.5,"currency":"EUR","externalConversionId":"o"}]}"#,
         );
@@ -995,6 +995,7 @@ mod tests {
                 assert_eq!(page.conversations.len() + skipped, page.records);
                 for c in &page.conversations {
                     assert!((usize::from(c.channel)) < page.channels.len());
+                    assert!(c.tags.iter().all(|&t| usize::from(t) < page.tags.len()));
                     assert!(c.csat.is_none_or(|v| (1..=5).contains(&v)));
                     assert!(c.nps.is_none_or(|v| v <= 10));
                     assert!(c.duration_seconds.is_none_or(|d| d.is_finite() && d >= 0.0));
