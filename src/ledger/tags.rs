@@ -444,6 +444,34 @@ mod tests {
         assert_eq!(tags.labels.names(), before.labels.names());
     }
 
+    fn saved(tags: &Tags) -> TagState {
+        postcard::from_bytes(&postcard::to_stdvec(&tags.state()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_saved_state_comes_back_and_off_drops_it() {
+        let mut tags = Tags::new(TagFilter::All, 1);
+        let ids: Vec<TagId> = tags
+            .page_ids(&names(&["VIP", "a", "b", "c", "d"]))
+            .into_iter()
+            .flatten()
+            .collect();
+        let c = Id128::of("c");
+        tags.carry(c, 1, true, ids.clone());
+        let restored = Tags::from_state(TagFilter::All, 1, saved(&tags));
+        assert_eq!(
+            restored.figures(BTreeMap::new()),
+            tags.figures(BTreeMap::new())
+        );
+        let mut restored = restored;
+        assert_eq!(restored.carry(c, 1, true, ids), 0, "no pair counted twice");
+        assert_eq!(total(&restored, 1, "other"), 4);
+
+        let off = Tags::from_state(TagFilter::Off, 1, saved(&tags));
+        assert_eq!(off.figures(BTreeMap::new()), None);
+        assert!(off.carries_none() && off.names.is_empty());
+    }
+
     #[test]
     fn past_the_name_table_nothing_is_counted() {
         let mut tags = Tags::new(TagFilter::All, 50);
