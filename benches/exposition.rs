@@ -243,6 +243,7 @@ fn snapshot(size: Size) -> Snapshot {
         project_names: (0..size.projects)
             .map(|p| (1001 + p as i64, format!("Project {p}")))
             .collect(),
+        tags: None,
     }
 }
 

@@ -117,6 +117,8 @@ fn ledger_config(config: &Config) -> LedgerConfig {
         amount_bounds: config.metrics.amount_buckets.clone(),
         max_channels: config.metrics.max_channels,
         max_currencies: config.metrics.max_currencies,
+        tags: config.metrics.tags.clone(),
+        max_tags: config.metrics.max_tags,
     }
 }
 
@@ -247,6 +249,12 @@ pub async fn check(mut config: Config) -> Result<String, AppError> {
     report.push_str(&format!("iAdvize URL:      {}\n", config.client.base_url));
     report.push_str("login:            ok\n");
     report.push_str(&format!("query shape:      {}\n", plan.shape.field_name()));
+    let tags = match (config.client.tags, plan.tags) {
+        (false, _) => "off".to_owned(),
+        (true, false) => "not offered by the schema: the tag metrics stay empty".to_owned(),
+        (true, true) => format!("read ({} distinct names on page 1)", page.tags.len()),
+    };
+    report.push_str(&format!("tags:             {tags}\n"));
     report.push_str(&format!(
         "last hour, page 1: {} records, {} valid conversations, {} rejected records or fields, more pages: {}\n",
         page.records,

@@ -1,5 +1,5 @@
-//! Label values per METRICS.md: channel normalisation, and the caps that keep channel and
-//! currency cardinality bounded.
+//! Label values per METRICS.md: channel and tag normalisation, which tags are counted, and
+//! the caps that keep channel, currency and tag cardinality bounded.
 //!
 //! It lives apart from `metrics.rs` because the ledger must fix a conversation's labels
 //! when it first counts it: a survey answer or transaction that arrives later is counted
@@ -34,6 +34,88 @@ pub fn normalise_channel(raw: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The `tag` label of a tag's `name`: trimmed, each run of white space one space, at most
+/// [`MAX_LABEL_CHARS`] characters. Empty when the name is only white space.
+pub fn normalise_tag(raw: &str) -> String {
+    let mut label = String::with_capacity(raw.len().min(4 * MAX_LABEL_CHARS));
+    let mut chars = 0;
+    for word in raw.split_whitespace() {
+        if chars > 0 {
+            if chars == MAX_LABEL_CHARS {
+                break;
+            }
+            label.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars == MAX_LABEL_CHARS {
+                break;
+            }
+            label.push(c);
+            chars += 1;
+        }
+    }
+    label
+}
+
+/// `--metrics.tags`: which tags are counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TagFilter {
+    /// No tag metrics, and `tags` is not asked for.
+    #[default]
+    Off,
+    /// Every tag, up to the cap.
+    All,
+    /// The tags whose normalised name equals one of these without regard to case: each
+    /// entry normalised like the label, then lower-cased.
+    List(Vec<String>),
+}
+
+impl TagFilter {
+    /// A filter of the named tags; empty entries are left out, and no entry leaves the
+    /// filter off.
+    pub fn list<S: AsRef<str>>(names: &[S]) -> Self {
+        let mut keys: Vec<String> = Vec::new();
+        for name in names {
+            let key = normalise_tag(name.as_ref()).to_lowercase();
+            if !key.is_empty() && !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        if keys.is_empty() {
+            TagFilter::Off
+        } else {
+            TagFilter::List(keys)
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        *self != TagFilter::Off
+    }
+
+    /// Whether a tag of this label (already normalised) is counted.
+    pub fn counts(&self, label: &str) -> bool {
+        match self {
+            TagFilter::Off => false,
+            TagFilter::All => !label.is_empty(),
+            TagFilter::List(keys) => {
+                let key = label.to_lowercase();
+                keys.contains(&key)
+            }
+        }
+    }
+
+    /// The most distinct `tag` values: `--metrics.max-tags`, but with a list never fewer
+    /// than its entries, so a list longer than the cap still gets a series per name.
+    /// Spelling variants of listed names (`Livraison`, `livraison`) share the cap.
+    pub fn cap(&self, max_tags: usize) -> usize {
+        match self {
+            TagFilter::List(keys) => max_tags.max(keys.len()),
+            _ => max_tags,
+        }
+    }
 }
 
 /// Index of a label value inside a [`CappedLabels`].
@@ -135,6 +217,51 @@ mod tests {
         // A 10 KB channel name: the label keeps 64 characters.
         let huge = "W".repeat(10_000);
         assert_eq!(normalise_channel(&huge), "w".repeat(64));
+    }
+
+    #[test]
+    fn tags_are_normalised_as_metrics_md_says() {
+        assert_eq!(normalise_tag("  Retour   produit "), "Retour produit");
+        assert_eq!(normalise_tag("Réclamation"), "Réclamation");
+        assert_eq!(normalise_tag("a\t\nb"), "a b");
+        assert_eq!(normalise_tag(" \t "), "");
+        let long = "Demande de remboursement suite à une commande livrée incomplète ou endommagée";
+        let label = normalise_tag(long);
+        assert_eq!(label.chars().count(), 64);
+        assert_eq!(
+            label,
+            "Demande de remboursement suite à une commande livrée incomplète "
+        );
+        // The cut comes right after a word: no space follows it.
+        assert_eq!(
+            normalise_tag(&format!("{} x", "a".repeat(64))),
+            "a".repeat(64)
+        );
+        assert_eq!(normalise_tag(&"é".repeat(100)), "é".repeat(64));
+    }
+
+    #[test]
+    fn tag_filters_match_without_regard_to_case() {
+        let list = TagFilter::list(&[" livraison ", "VIP", "", "Retour  produit", "vip"]);
+        assert_eq!(
+            list,
+            TagFilter::List(vec![
+                "livraison".into(),
+                "vip".into(),
+                "retour produit".into()
+            ])
+        );
+        assert!(list.counts("Livraison"));
+        assert!(list.counts("LIVRAISON"));
+        assert!(list.counts("Retour produit"));
+        assert!(!list.counts("sales"));
+        assert!(TagFilter::list(&["RÉCLAMATION"]).counts("réclamation"));
+        assert_eq!(TagFilter::list(&["", " "]), TagFilter::Off);
+        assert!(!TagFilter::Off.counts("VIP"));
+        assert!(TagFilter::All.counts("anything"));
+        assert!(!TagFilter::All.counts(""));
+        assert_eq!(TagFilter::All.cap(50), 50);
+        assert_eq!(list.cap(2), 3);
     }
 
     #[test]

@@ -22,9 +22,10 @@
 //! - `poller.rs`: the loop (start-up, fresh and revisit passes, watermark, pruning).
 //! - `ledger/`: what has been counted. `mod.rs` apply, commit, rollback, prune and the
 //!   window; `records.rs` the compact record store and its index; `snapshot.rs` what
-//!   metrics reads; `persist.rs` the saved form, with its versions.
+//!   metrics reads; `persist.rs` the saved form, with its versions; `tags.rs` the
+//!   counted (conversation, tag) pairs, kept beside the records.
 //! - `state_file.rs`: restore and save, atomically, with versions and damage handling.
-//! - `labels.rs`: label normalisation and caps.
+//! - `labels.rs`: label normalisation, which tags are counted (`--metrics.tags`), and caps.
 //! - `metrics/`: the only owner of metric names. `mod.rs` publish and scrape,
 //!   `business.rs` the business families encoded once per snapshot, `health/` the
 //!   exporter's own families by concern (poll, API, state file, web config),
@@ -47,7 +48,7 @@ pub mod clock;
 pub mod config;
 /// Everything that speaks to iAdvize: login, GraphQL, query shapes, tolerant parsing.
 pub mod iadvize;
-/// Label values: channel normalisation and cardinality caps.
+/// Label values: channel and tag normalisation, the tag filter, cardinality caps.
 pub mod labels;
 /// What has been counted: de-duplication, late data, pruning, the rolling window.
 pub mod ledger;

@@ -410,12 +410,14 @@ mod tests {
                 amount_bounds: vec![10.0],
                 max_channels: 4,
                 max_currencies: 4,
+                tags: crate::labels::TagFilter::Off,
+                max_tags: 4,
             },
             chrono::Utc::now().timestamp_millis(),
         );
         Poller::new(
             client,
-            schema::fixed_plan(QueryShape::SearchClosedConversations),
+            schema::fixed_plan(QueryShape::SearchClosedConversations, false),
             ledger,
             None,
             PollConfig {

@@ -9,7 +9,8 @@
 //! one. It holds no password and no token.
 //!
 //! Since version 3 the payload starts with the [`Identity`] of the account it counts, so
-//! that a file is never restored into another account's series.
+//! that a file is never restored into another account's series. Since version 4 the
+//! ledger also keeps the project names and the tags.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -19,13 +20,16 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::iadvize::{ClientConfig, Credentials, UnixMillis};
-use crate::ledger::{Ledger, LedgerConfig, LedgerState, LedgerStateRef, LedgerStateV1};
+use crate::ledger::{
+    Ledger, LedgerConfig, LedgerState, LedgerStateRef, LedgerStateV1, LedgerStateV3,
+};
 use crate::metrics::Metrics;
 
 const MAGIC: &[u8; 8] = b"IADVZST\0";
-/// 3: the identity of the account first. 2 (read, unverified): conversations as 128-bit
-/// ids in one record list. 1 (read, converted, unverified): keyed by text.
-const VERSION: u32 = 3;
+/// 4: project names and tags after the ledger (version 3 is read without them). 3: the
+/// identity of the account first. 2 (read, unverified): conversations as 128-bit ids in
+/// one record list. 1 (read, converted, unverified): keyed by text.
+const VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 8;
 
 /// Which account, and which part of it, a state file counts. Restoring another account's
@@ -151,14 +155,36 @@ pub struct SavedState {
     pub ledger: LedgerState,
 }
 
-/// A version 3 file, as written by [`SavedStateRef`].
+/// A version 4 file, as written by [`SavedStateRef`].
+#[derive(Debug, Deserialize)]
+struct SavedStateV4 {
+    identity: Identity,
+    written_at: UnixMillis,
+    watermark: Option<UnixMillis>,
+    last_revisit: Option<UnixMillis>,
+    ledger: LedgerState,
+}
+
+impl From<SavedStateV4> for SavedState {
+    fn from(v4: SavedStateV4) -> Self {
+        SavedState {
+            identity: Some(v4.identity),
+            written_at: v4.written_at,
+            watermark: v4.watermark,
+            last_revisit: v4.last_revisit,
+            ledger: v4.ledger,
+        }
+    }
+}
+
+/// A version 3 file: version 4 without project names and tags.
 #[derive(Debug, Deserialize)]
 struct SavedStateV3 {
     identity: Identity,
     written_at: UnixMillis,
     watermark: Option<UnixMillis>,
     last_revisit: Option<UnixMillis>,
-    ledger: LedgerState,
+    ledger: LedgerStateV3,
 }
 
 impl From<SavedStateV3> for SavedState {
@@ -168,7 +194,7 @@ impl From<SavedStateV3> for SavedState {
             written_at: v3.written_at,
             watermark: v3.watermark,
             last_revisit: v3.last_revisit,
-            ledger: v3.ledger,
+            ledger: v3.ledger.into(),
         }
     }
 }
@@ -179,7 +205,7 @@ struct SavedStateV2 {
     written_at: UnixMillis,
     watermark: Option<UnixMillis>,
     last_revisit: Option<UnixMillis>,
-    ledger: LedgerState,
+    ledger: LedgerStateV3,
 }
 
 impl From<SavedStateV2> for SavedState {
@@ -189,7 +215,7 @@ impl From<SavedStateV2> for SavedState {
             written_at: v2.written_at,
             watermark: v2.watermark,
             last_revisit: v2.last_revisit,
-            ledger: v2.ledger,
+            ledger: v2.ledger.into(),
         }
     }
 }
@@ -210,13 +236,13 @@ impl From<SavedStateV1> for SavedState {
             written_at: v1.written_at,
             watermark: v1.watermark,
             last_revisit: v1.last_revisit,
-            ledger: v1.ledger.into(),
+            ledger: LedgerStateV3::from(v1.ledger).into(),
         }
     }
 }
 
 /// The same, borrowed from the live poller for writing: the field order and types must
-/// match `SavedStateV3`, since the encoding is positional.
+/// match `SavedStateV4`, since the encoding is positional.
 #[derive(Debug, Serialize)]
 pub struct SavedStateRef<'a> {
     pub identity: &'a Identity,
@@ -319,7 +345,8 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, String> {
     match version {
         1 => postcard::from_bytes::<SavedStateV1>(payload).map(SavedState::from),
         2 => postcard::from_bytes::<SavedStateV2>(payload).map(SavedState::from),
-        _ => postcard::from_bytes::<SavedStateV3>(payload).map(SavedState::from),
+        3 => postcard::from_bytes::<SavedStateV3>(payload).map(SavedState::from),
+        _ => postcard::from_bytes::<SavedStateV4>(payload).map(SavedState::from),
     }
     .map_err(undecodable)
 }
@@ -718,6 +745,8 @@ mod tests {
             amount_bounds: vec![50.0],
             max_channels: 32,
             max_currencies: 16,
+            tags: crate::labels::TagFilter::All,
+            max_tags: 50,
         }
     }
 
@@ -739,9 +768,12 @@ mod tests {
                         amount: 12.0,
                         currency: Currency(*b"EUR"),
                     }],
+                    tags: vec![0, 1],
                 }],
                 records: 1,
                 channels: vec!["CHAT".into()],
+                tags: vec!["VIP".into(), "Livraison".into()],
+                project_names: vec![(7, Some("Boutique".into()))],
                 ..Page::default()
             }],
             3_000,
@@ -786,7 +818,7 @@ mod tests {
         let ledger = sample_ledger();
         let bytes = sample_bytes(&ledger);
         assert_eq!(&bytes[..8], MAGIC);
-        assert_eq!(&bytes[8..12], &3u32.to_le_bytes());
+        assert_eq!(&bytes[8..12], &4u32.to_le_bytes());
         let saved = decode(&bytes).unwrap();
         assert_eq!(
             (saved.written_at, saved.watermark, saved.last_revisit),
@@ -801,6 +833,13 @@ mod tests {
         assert_ne!(expected.exemplars, crate::ledger::Exemplars::default());
         expected.exemplars = crate::ledger::Exemplars::default();
         assert_eq!(restored.snapshot(3_000), expected);
+        // Names and tags come back too.
+        let snapshot = restored.snapshot(3_000);
+        assert_eq!(snapshot.project_names[&7], "Boutique");
+        let tags = snapshot.tags.unwrap();
+        assert_eq!(tags.labels, ["VIP", "Livraison"]);
+        assert_eq!(tags.totals.values().sum::<u64>(), 2);
+        assert_eq!(tags.window.values().sum::<u64>(), 2);
     }
 
     #[test]
@@ -840,12 +879,15 @@ mod tests {
                 amount: 12.0,
                 currency: Currency(*b"EUR"),
             }],
+            tags: vec![0, 1, 2],
         };
         let report = ledger.apply(
             &[Page {
                 conversations: vec![again],
                 records: 1,
                 channels: vec!["CHAT".into()],
+                // Spelled otherwise than before, and one new.
+                tags: vec![" Livraison".into(), "VIP".into(), "Retour".into()],
                 ..Page::default()
             }],
             4_000,
@@ -853,6 +895,7 @@ mod tests {
         assert_eq!(report.new_conversations, 0);
         assert_eq!(report.answers, 1, "only the NPS is new");
         assert_eq!(report.transactions, 0);
+        assert_eq!(report.tags, 1, "only Retour is new");
         assert_eq!(ledger.totals().conversations, before.conversations);
         assert_eq!(ledger.totals().transactions, before.transactions);
     }
@@ -980,6 +1023,7 @@ mod tests {
                 amount: 12.0,
                 currency: Currency(*b"EUR"),
             }],
+            tags: vec![],
         };
         let report = ledger.apply(
             &[Page {
@@ -1159,11 +1203,11 @@ mod tests {
     /// The payload of version 2, written out independently of the reader: version 3
     /// without the identity.
     #[derive(Serialize)]
-    struct SavedV2<'a> {
+    struct SavedV2<L: Serialize> {
         written_at: i64,
         watermark: Option<i64>,
         last_revisit: Option<i64>,
-        ledger: LedgerStateRef<'a>,
+        ledger: L,
     }
 
     fn framed(version: u32, payload: &[u8]) -> Vec<u8> {
@@ -1182,7 +1226,7 @@ mod tests {
             written_at: 3_000,
             watermark: Some(2_500),
             last_revisit: Some(2_400),
-            ledger: ledger.state(),
+            ledger: ledger.state().as_v3(),
         })
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -1206,6 +1250,68 @@ mod tests {
             corrupt_total(&metrics),
             "iadvize_state_file_corrupt_total 0"
         );
+    }
+
+    /// The payload of version 3, from the same ledger: version 4 without project names
+    /// and tags.
+    #[derive(Serialize)]
+    struct SavedV3<'a, L: Serialize> {
+        identity: &'a Identity,
+        written_at: i64,
+        watermark: Option<i64>,
+        last_revisit: Option<i64>,
+        ledger: L,
+    }
+
+    #[test]
+    fn a_version_3_file_restores_without_names_nor_tags() {
+        let ledger = sample_ledger();
+        let state = ledger.state();
+        let payload = postcard::to_stdvec(&SavedV3 {
+            identity: &identity(),
+            written_at: 3_000,
+            watermark: Some(2_500),
+            last_revisit: None,
+            ledger: state.as_v3(),
+        })
+        .unwrap();
+        let saved = decode(&framed(3, &payload)).unwrap();
+        assert_eq!(saved.identity, Some(identity()));
+        assert_eq!(saved.watermark, Some(2_500));
+        assert!(saved.ledger.project_names().is_empty());
+        let mut restored = Ledger::from_state(config(), saved.ledger);
+        assert_eq!(restored.totals(), ledger.totals());
+        assert_eq!(restored.tracked(), 1);
+        let snapshot = restored.snapshot(3_000);
+        assert!(snapshot.project_names.is_empty());
+        let tags = snapshot.tags.unwrap();
+        assert!(tags.totals.is_empty() && tags.window.is_empty());
+        // Read again, the conversation's tags are counted then: version 3 counted none.
+        let report = restored.apply(
+            &[Page {
+                conversations: vec![Conversation {
+                    id: Id128::of("c1"),
+                    id_text: Some("c1".into()),
+                    project_id: 7,
+                    channel: 0,
+                    closed_at: 2_000,
+                    duration_seconds: Some(30.0),
+                    csat: Some(5),
+                    nps: None,
+                    transactions: vec![],
+                    tags: vec![0],
+                }],
+                records: 1,
+                channels: vec!["CHAT".into()],
+                tags: vec!["VIP".into()],
+                project_names: vec![(7, Some("Boutique".into()))],
+                ..Page::default()
+            }],
+            4_000,
+        );
+        assert_eq!((report.new_conversations, report.answers), (0, 0));
+        assert_eq!(report.tags, 1);
+        assert_eq!(restored.snapshot(4_000).project_names[&7], "Boutique");
     }
 
     // -----------------------------------------------------------------------------------

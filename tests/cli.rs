@@ -377,7 +377,31 @@ async fn check_reports_the_shape_and_the_page() {
     );
     assert!(finished.stdout.contains("page 1"), "{finished}");
     assert!(finished.stdout.contains("100 records"), "{finished}");
+    assert!(
+        finished.stdout.contains("tags:             off\n"),
+        "{finished}"
+    );
     assert_eq!(sim.stats().logins, 1);
+    // With tags on, check says it reads them: the simulator's pages carry some.
+    let finished = run(
+        &[
+            "check",
+            "--iadvize.url",
+            &url,
+            "--iadvize.username",
+            "demo@example.com",
+            "--metrics.tags",
+            "all",
+        ],
+        &[("IADVIZE_PASSWORD", "demo")],
+    )
+    .await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    assert!(
+        finished.stdout.contains("tags:             read ("),
+        "{finished}"
+    );
+    assert!(!finished.stdout.contains("read (0 distinct"), "{finished}");
     sim.shutdown().await;
 }
 

@@ -48,6 +48,8 @@ pub fn ledger_config() -> LedgerConfig {
         amount_bounds: metrics.amount_buckets,
         max_channels: metrics.max_channels,
         max_currencies: metrics.max_currencies,
+        tags: metrics.tags,
+        max_tags: metrics.max_tags,
     }
 }
 

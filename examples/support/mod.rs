@@ -16,6 +16,8 @@ pub fn ledger_config() -> LedgerConfig {
         amount_bounds: vec![10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
         max_channels: 32,
         max_currencies: 16,
+        tags: iadvize_exporter::labels::TagFilter::Off,
+        max_tags: 50,
     }
 }
 
@@ -56,5 +58,6 @@ pub fn conversation(i: u64, closed_at: i64) -> Conversation {
         } else {
             Vec::new()
         },
+        tags: Vec::new(),
     }
 }

@@ -5,7 +5,7 @@ use clap::{Arg, ArgAction};
 use super::values::{
     parse_bool, parse_buckets, parse_count, parse_duration, parse_duration_or_zero,
     parse_listen_address, parse_log_format, parse_log_level, parse_non_empty, parse_platform,
-    parse_project_ids, parse_query, parse_rate, parse_telemetry_path, parse_url,
+    parse_project_ids, parse_query, parse_rate, parse_tags, parse_telemetry_path, parse_url,
 };
 
 /// How a flag's value is checked; also decides whether the config file may give a list.
@@ -25,6 +25,8 @@ pub(super) enum Kind {
     DurationOrZero,
     Buckets,
     Count,
+    /// `--metrics.tags`: names or `all`; may be empty.
+    Tags,
     ListenAddress,
     TelemetryPath,
     LogLevel,
@@ -33,7 +35,7 @@ pub(super) enum Kind {
 
 impl Kind {
     pub(super) fn takes_list(self) -> bool {
-        matches!(self, Kind::ProjectIds | Kind::Buckets)
+        matches!(self, Kind::ProjectIds | Kind::Buckets | Kind::Tags)
     }
 
     /// Checks a value without keeping it, so config file values can be refused with the
@@ -51,6 +53,7 @@ impl Kind {
             Kind::DurationOrZero => parse_duration_or_zero(value).map(drop),
             Kind::Buckets => parse_buckets(value).map(drop),
             Kind::Count => parse_count(value).map(drop),
+            Kind::Tags => parse_tags(value).map(drop),
             Kind::ListenAddress => parse_listen_address(value).map(drop),
             Kind::TelemetryPath => parse_telemetry_path(value).map(drop),
             Kind::LogLevel => parse_log_level(value).map(drop),
@@ -242,6 +245,24 @@ pub(super) const FLAGS: &[Flag] = &[
         default: Some("16"),
         heading: Some(METRICS),
         help: "Most distinct currency label values; the rest are counted as other",
+    },
+    Flag {
+        name: "metrics.tags",
+        kind: Kind::Tags,
+        value_name: "NAME,...|all",
+        default: None,
+        heading: Some(METRICS),
+        help: "Tags to count, matched without regard to case, or all; empty turns tag metrics \
+               off. With --demo and no value, all",
+    },
+    Flag {
+        name: "metrics.max-tags",
+        kind: Kind::Count,
+        value_name: "N",
+        default: Some("50"),
+        heading: Some(METRICS),
+        help: "With --metrics.tags all, most distinct tag label values; the rest are counted \
+               as other",
     },
     Flag {
         name: "state.file",

@@ -20,6 +20,7 @@ use std::time::Duration;
 use clap::{ArgMatches, FromArgMatches};
 
 use crate::iadvize::{ClientConfig, Credentials};
+use crate::labels::TagFilter;
 use crate::secret::Secret;
 
 pub use error::{ConfigError, Place};
@@ -31,7 +32,7 @@ use sources::{Sources, given_on_command_line};
 use values::{
     parse_bool, parse_buckets, parse_count, parse_duration, parse_duration_or_zero,
     parse_listen_address, parse_log_format, parse_log_level, parse_platform, parse_project_ids,
-    parse_query, parse_rate, parse_telemetry_path, parse_url,
+    parse_query, parse_rate, parse_tags, parse_telemetry_path, parse_url,
 };
 
 /// What the command line asks for.
@@ -108,6 +109,10 @@ pub struct MetricsConfig {
     pub amount_buckets: Vec<f64>,
     pub max_channels: usize,
     pub max_currencies: usize,
+    /// `--metrics.tags`.
+    pub tags: TagFilter,
+    /// `--metrics.max-tags`.
+    pub max_tags: usize,
 }
 
 /// The defaults of the flag table, for code without a command line (benches, tests).
@@ -119,6 +124,8 @@ impl Default for MetricsConfig {
             amount_buckets: default_of("metrics.amount-buckets", parse_buckets),
             max_channels: default_of("metrics.max-channels", parse_count),
             max_currencies: default_of("metrics.max-currencies", parse_count),
+            tags: TagFilter::Off,
+            max_tags: default_of("metrics.max-tags", parse_count),
         }
     }
 }
@@ -232,6 +239,13 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         amount_buckets: src.required("metrics.amount-buckets", parse_buckets)?,
         max_channels: src.required("metrics.max-channels", parse_count)?,
         max_currencies: src.required("metrics.max-currencies", parse_count)?,
+        // Unset with --demo: every tag, so the demo shows them; set but empty: off.
+        tags: match src.optional("metrics.tags", parse_tags)? {
+            Some((tags, _)) => tags,
+            None if demo => TagFilter::All,
+            None => TagFilter::Off,
+        },
+        max_tags: src.required("metrics.max-tags", parse_count)?,
     };
     let state_file = src.path("state.file")?.map(|(p, _)| p);
     let web = WebConfig {
@@ -270,6 +284,7 @@ fn build(cli: &[&ArgMatches], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     client.platform_sd = platform_sd;
     client.query = query;
     client.project_ids = project_ids;
+    client.tags = metrics.tags.is_on();
     client.max_requests_per_second = max_requests_per_second;
     client.timeout = timeout;
     client.max_retry_after = max_retry_after;

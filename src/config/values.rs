@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::iadvize::{QueryChoice, QueryShape};
+use crate::labels::TagFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -142,6 +143,21 @@ pub(super) fn parse_count(value: &str) -> Result<usize, String> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("expected a positive integer".to_string()),
     }
+}
+
+/// `--metrics.tags`: `all`, or comma-separated names; empty (or only commas) is off.
+/// `all` among names is refused rather than guessed at: a tag may be called "all".
+pub(super) fn parse_tags(value: &str) -> Result<TagFilter, String> {
+    if value.trim() == "all" {
+        return Ok(TagFilter::All);
+    }
+    let names: Vec<&str> = value.split(',').collect();
+    if names.len() > 1 && names.iter().any(|n| n.trim() == "all") {
+        return Err(
+            "expected all alone, or comma-separated tag names such as Livraison,VIP".to_string(),
+        );
+    }
+    Ok(TagFilter::list(&names))
 }
 
 pub(super) fn parse_listen_address(value: &str) -> Result<SocketAddr, String> {

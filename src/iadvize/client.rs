@@ -46,6 +46,8 @@ pub struct Client {
     graphql_url: url::Url,
     query_choice: QueryChoice,
     project_ids: Option<Vec<i64>>,
+    /// Ask for tags, when the schema has them.
+    tags: bool,
     /// [`MAX_PAGES_PER_INTERVAL`], lowered by tests that cannot serve 100 000 pages.
     max_pages: usize,
 }
@@ -86,6 +88,7 @@ impl Client {
             graphql_url,
             query_choice: config.query,
             project_ids: config.project_ids,
+            tags: config.tags,
             max_pages: MAX_PAGES_PER_INTERVAL,
         })
     }
@@ -98,9 +101,11 @@ impl Client {
     /// Log in (if needed) and decide the query: introspection for Auto, validation for Fixed.
     pub async fn plan(&self) -> Result<QueryPlan, Error> {
         let body = serde_json::json!({ "query": schema::introspection_query() });
-        let choice = self.query_choice;
+        let (choice, tags) = (self.query_choice, self.tags);
         let result = self
-            .graphql(&body, |body| schema::plan_from_introspection(body, choice))
+            .graphql(&body, |body| {
+                schema::plan_from_introspection(body, choice, tags)
+            })
             .await;
         let plan = match (result, choice) {
             // A schema that refuses introspection cannot be checked; the shape the operator
@@ -110,10 +115,15 @@ impl Client {
                 QueryChoice::Fixed(shape),
             ) => {
                 warn!(%error, query = shape.field_name(), "cannot read the iAdvize schema; using the documented query");
-                schema::fixed_plan(shape)
+                schema::fixed_plan(shape, tags)
             }
             (result, _) => result?,
         };
+        if tags && !plan.tags {
+            warn!(
+                "the iAdvize schema offers no Conversation.tags {{ name }}: the tag metrics stay empty"
+            );
+        }
         info!(query = plan.shape.field_name(), "query shape chosen");
         Ok(plan)
     }
@@ -357,7 +367,7 @@ mod tests {
     }
 
     fn search_plan() -> QueryPlan {
-        schema::fixed_plan(QueryShape::SearchClosedConversations)
+        schema::fixed_plan(QueryShape::SearchClosedConversations, false)
     }
 
     const FROM: UnixMillis = 1_714_557_600_000; // 2024-05-01T10:00:00Z
@@ -1155,7 +1165,7 @@ mod tests {
         let (client, _) = new_client(config);
         assert_eq!(
             client.plan().await.unwrap(),
-            schema::fixed_plan(QueryShape::ClosedConversations)
+            schema::fixed_plan(QueryShape::ClosedConversations, false)
         );
     }
 
@@ -1167,7 +1177,7 @@ mod tests {
         let (client, _) = new_client(config);
         assert_eq!(
             client.plan().await.unwrap(),
-            schema::fixed_plan(QueryShape::ClosedConversations)
+            schema::fixed_plan(QueryShape::ClosedConversations, false)
         );
         let mut config = fake.config();
         config.query = QueryChoice::Auto;

@@ -116,6 +116,8 @@ pub struct ClientConfig {
     pub query: QueryChoice,
     /// `None` reads every project.
     pub project_ids: Option<Vec<i64>>,
+    /// Ask for the conversations' tags (`--metrics.tags` is on), when the schema has them.
+    pub tags: bool,
     /// Client-side pace of GraphQL requests.
     pub max_requests_per_second: f64,
     /// One request's limit.
@@ -144,6 +146,7 @@ impl ClientConfig {
             credentials,
             query: QueryChoice::Auto,
             project_ids: None,
+            tags: false,
             max_requests_per_second: 5.0,
             timeout: Duration::from_secs(30),
             max_response_bytes: 32 * 1024 * 1024,

@@ -131,6 +131,9 @@ pub struct Conversation {
     pub nps: Option<u8>,
     /// Valid transactions, in the order sent. May repeat a key: the ledger de-duplicates.
     pub transactions: Vec<Transaction>,
+    /// Indexes in [`Page::tags`] of the tag names sent, when tags are asked for; may
+    /// repeat one. Empty (no allocation) otherwise.
+    pub tags: Vec<u16>,
 }
 
 /// One transaction attributed to a conversation.
@@ -262,6 +265,8 @@ pub struct Page {
     /// Each project of this page and its `name` as sent, `None` when null: the last one
     /// sent on the page wins.
     pub project_names: Vec<(i64, Option<String>)>,
+    /// The distinct tag names of this page, as sent; see [`Conversation::tags`].
+    pub tags: Vec<String>,
 }
 
 impl Page {
@@ -292,6 +297,17 @@ impl Page {
         }
         self.channels.push(channel.to_owned());
         (self.channels.len() - 1) as u16
+    }
+
+    /// The index of tag `name` in [`Page::tags`], adding it when new; `None` past
+    /// `u16::MAX` distinct names, which no page of 100 records reaches.
+    pub fn tag_index(&mut self, name: &str) -> Option<u16> {
+        if let Some(at) = self.tags.iter().position(|t| t == name) {
+            return u16::try_from(at).ok();
+        }
+        let at = u16::try_from(self.tags.len()).ok()?;
+        self.tags.push(name.to_owned());
+        Some(at)
     }
 
     /// The channel of `conversation` as sent.

@@ -56,6 +56,7 @@ pub fn parse_page(body: &[u8], shape: QueryShape) -> Result<Page, Error> {
         has_next_page,
         end_cursor,
         project_names: Vec::new(),
+        tags: Vec::new(),
     };
     for edge in &edges {
         parse_edge(edge, shape, &mut page);
@@ -175,6 +176,7 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
     };
 
     let transactions = transactions(&holder.conversions, &mut field_rejections);
+    let tags = tags(&conversation.tags, page);
 
     for reason in field_rejections {
         page.reject(reason, Some(id));
@@ -191,7 +193,22 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
         csat,
         nps,
         transactions,
+        tags,
     });
+}
+
+/// The tag names of a conversation. A tag that is not an object with a string name is
+/// left out, and so is a `tags` that is not a list: tags are a detail, never a reason to
+/// drop the record or to count a rejection.
+fn tags(list: &List<Obj<RawTag<'_>>>, page: &mut Page) -> Vec<u16> {
+    let List::Items(items) = list else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| item.value()?.name.as_str())
+        .filter_map(|name| page.tag_index(name))
+        .collect()
 }
 
 /// A survey answer: null or absent is no answer; an integer outside `min..=max` or
@@ -335,12 +352,17 @@ fields!(Node {
     channel: Leaf<'a> = "channel",
     duration: Leaf<'a> = "duration",
     project: Obj<Project<'a>> = "project",
+    tags: List<Obj<RawTag<'a>>> = "tags",
     satisfaction_survey: Obj<Survey<'a>> = "satisfactionSurvey",
     conversions: Obj<Conversions<'a>> = "conversions",
 });
 
 fields!(Project {
     id: Leaf<'a> = "id",
+    name: Leaf<'a> = "name",
+});
+
+fields!(RawTag {
     name: Leaf<'a> = "name",
 });
 
@@ -442,6 +464,7 @@ mod tests {
                         currency: Currency(*b"USD")
                     },
                 ],
+                tags: vec![],
             }]
         );
     }
@@ -469,6 +492,7 @@ mod tests {
                 csat: None,
                 nps: Some(0),
                 transactions: vec![],
+                tags: vec![],
             }]
         );
         assert!(page.rejections.is_empty());
@@ -477,6 +501,36 @@ mod tests {
             parse_page(body.as_bytes(), SEARCH),
             Err(Error::InvalidResponse(_))
         ));
+    }
+
+    #[test]
+    fn tags_are_read_in_both_shapes_and_a_bad_one_is_left_out() {
+        // Two conversations share a name: the page holds it once.
+        let tags = r#""tags":[{"id":"1","name":"Livraison"},{"id":"2","name":"  VIP "},
+            {"id":"3","name":null},{"id":"4"},"VIP",{"id":"5","name":7},
+            {"id":"6","name":"Livraison"}]"#;
+        let search = parse_one(&format!("{GOOD},{tags}"), "null", "null");
+        assert_eq!(search.tags, ["Livraison", "  VIP "]);
+        assert_eq!(search.conversations[0].tags, vec![0, 1, 0]);
+        assert!(search.rejections.is_empty(), "{:?}", search.rejections);
+
+        let body = format!(
+            r#"{{"data":{{"closedConversations":{{"edges":[
+            {{"node":{{{GOOD},{tags}}}}},
+            {{"node":{{{},"tags":[{{"name":"VIP"}},{{"name":"Livraison"}}]}}}},
+            {{"node":{{{},"tags":{{"name":"VIP"}}}}}}],
+            "pageInfo":{{"hasNextPage":false,"endCursor":null}}}}}}}}"#,
+            GOOD.replace("c-1", "c-2"),
+            GOOD.replace("c-1", "c-3"),
+        );
+        let closed = parse_page(body.as_bytes(), CLOSED).unwrap();
+        assert_eq!(closed.tags, ["Livraison", "  VIP ", "VIP"]);
+        let lists: Vec<&[u16]> = closed.conversations.iter().map(|c| &c.tags[..]).collect();
+        // A `tags` that is not a list keeps its record, without tags.
+        assert_eq!(lists, [&[0, 1, 0][..], &[2, 0], &[]]);
+        assert!(closed.rejections.is_empty(), "{:?}", closed.rejections);
+        // Not asked for: no tags.
+        assert!(parse_one(GOOD, "null", "null").tags.is_empty());
     }
 
     #[test]
@@ -914,7 +968,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
 
         let edge = search_edge(
-            GOOD,
+            &format!(r#"{GOOD},"tags":[{{"id":"1","name":"VIP"}},{{"id":"2","name":" Retour "}}]"#),
             r#"{"customerSatisfaction":4,"netPromoterScore":9}"#,
             r#"{"transactions":[{"id":"t-1","amount":12.5,"currency":"EUR","externalConversionId":"o"}]}"#,
         );
@@ -947,6 +1001,7 @@ mod tests {
                 assert_eq!(page.conversations.len() + skipped, page.records);
                 for c in &page.conversations {
                     assert!((usize::from(c.channel)) < page.channels.len());
+                    assert!(c.tags.iter().all(|&t| usize::from(t) < page.tags.len()));
                     assert!(c.csat.is_none_or(|v| (1..=5).contains(&v)));
                     assert!(c.nps.is_none_or(|v| v <= 10));
                     assert!(c.duration_seconds.is_none_or(|d| d.is_finite() && d >= 0.0));

@@ -17,13 +17,21 @@ pub struct QueryPlan {
     pub shape: QueryShape,
     /// The GraphQL document, with variables `$from`, `$to`, `$first`, `$after`, `$projectIds`.
     pub query: String,
+    /// Whether the query asks for `tags { name }`.
+    pub tags: bool,
 }
 
-/// The query as documented, for when the schema cannot be asked.
-pub fn fixed_plan(shape: QueryShape) -> QueryPlan {
+/// The query as documented, for when the schema cannot be asked; with `tags`, it asks
+/// for the conversations' tags.
+pub fn fixed_plan(shape: QueryShape, tags: bool) -> QueryPlan {
+    let options = QueryOptions {
+        tags,
+        ..QueryOptions::documented()
+    };
     QueryPlan {
         shape,
-        query: build_query(shape, &QueryOptions::documented()),
+        query: build_query(shape, &options),
+        tags,
     }
 }
 
@@ -60,12 +68,20 @@ fragment TypeRef on __Type {
 /// preferred shape lacks a field, the other is tried. With [`QueryChoice::Fixed`] only
 /// that shape is checked. [`Error::Schema`] names every missing or ill-typed
 /// `Type.field`.
-pub fn plan_from_introspection(body: &[u8], choice: QueryChoice) -> Result<QueryPlan, Error> {
+///
+/// With `tags`, the query asks for `tags { name }` when the schema offers it; a schema
+/// without it (or with another type) only leaves it out: see [`QueryPlan::tags`].
+pub fn plan_from_introspection(
+    body: &[u8],
+    choice: QueryChoice,
+    tags: bool,
+) -> Result<QueryPlan, Error> {
     let schema = Schema::from_introspection(body)?;
     let check = |shape| {
-        check_shape(&schema, shape).map(|options| QueryPlan {
+        check_shape(&schema, shape, tags).map(|options| QueryPlan {
             shape,
             query: build_query(shape, &options),
+            tags: options.tags,
         })
     };
     match choice {
@@ -101,6 +117,7 @@ struct QueryOptions {
     channel: bool,
     duration: bool,
     project_name: bool,
+    tags: bool,
     transaction_id: bool,
     from_type: String,
     to_type: String,
@@ -115,6 +132,7 @@ impl QueryOptions {
             channel: true,
             duration: true,
             project_name: true,
+            tags: false,
             transaction_id: true,
             from_type: "DateTime!".to_owned(),
             to_type: "DateTime!".to_owned(),
@@ -127,10 +145,11 @@ impl QueryOptions {
 
 fn build_query(shape: QueryShape, options: &QueryOptions) -> String {
     let conversation_fields = format!(
-        "id createdAt closedAt{}{} project {{ id{} }}",
+        "id createdAt closedAt{}{} project {{ id{} }}{}",
         if options.channel { " channel" } else { "" },
         if options.duration { " duration" } else { "" },
         if options.project_name { " name" } else { "" },
+        if options.tags { " tags { name }" } else { "" },
     );
     let survey_and_conversions = format!(
         "satisfactionSurvey {{ customerSatisfaction netPromoterScore }} \
@@ -383,6 +402,14 @@ impl<'s> Checker<'s> {
         self.check(owner, field, ty, expect, "field")
     }
 
+    /// Whether `owner.field` exists and is what we expect, noting nothing: for a field
+    /// whose absence or odd type only turns a feature off.
+    fn offers(&self, owner: &str, field: &str, expect: Expect) -> Option<&'s str> {
+        let ty = &self.schema.types.get(owner)?.fields.get(field)?.ty;
+        let (kind, name, is_list) = ty.core();
+        expect.accepts(kind, name, is_list).then_some(name)
+    }
+
     /// Like [`Checker::field`], for a field we can do without: absent is no problem.
     fn optional_field(&mut self, owner: &str, field: &str, expect: Expect) -> bool {
         let present = self
@@ -493,7 +520,11 @@ impl<'s> Checker<'s> {
     }
 }
 
-fn check_shape(schema: &Schema, shape: QueryShape) -> Result<QueryOptions, Vec<String>> {
+fn check_shape(
+    schema: &Schema,
+    shape: QueryShape,
+    want_tags: bool,
+) -> Result<QueryOptions, Vec<String>> {
     let mut checker = Checker {
         schema,
         problems: Vec::new(),
@@ -547,6 +578,7 @@ fn check_shape(schema: &Schema, shape: QueryShape) -> Result<QueryOptions, Vec<S
     let mut channel = false;
     let mut duration = false;
     let mut project_name = false;
+    let mut tags = false;
     let mut transaction_id = false;
     if let Some(node) = node {
         let conversation = match shape {
@@ -564,6 +596,9 @@ fn check_shape(schema: &Schema, shape: QueryShape) -> Result<QueryOptions, Vec<S
                 c.field(project, "id", Expect::Int);
                 project_name = c.optional_field(project, "name", Expect::Text);
             }
+            tags = want_tags
+                && c.offers(conversation, "tags", Expect::ObjectList)
+                    .is_some_and(|tag| c.offers(tag, "name", Expect::Text).is_some());
         }
         // The search shape wraps survey and conversions in the node; the other carries
         // them on the conversation, which is the node.
@@ -593,6 +628,7 @@ fn check_shape(schema: &Schema, shape: QueryShape) -> Result<QueryOptions, Vec<S
             channel,
             duration,
             project_name,
+            tags,
             transaction_id,
             from_type,
             to_type,
@@ -745,7 +781,7 @@ type Transaction {
     }
 
     fn plan(sdl: &str, choice: QueryChoice) -> Result<QueryPlan, Error> {
-        plan_from_introspection(&introspection(sdl), choice)
+        plan_from_introspection(&introspection(sdl), choice, false)
     }
 
     fn schema_error(sdl: &str, choice: QueryChoice) -> String {
@@ -761,7 +797,7 @@ type Transaction {
     #[test]
     fn fixed_plans_are_valid_graphql_asking_only_for_what_is_read() {
         for shape in [SEARCH, CLOSED] {
-            let plan = fixed_plan(shape);
+            let plan = fixed_plan(shape, false);
             assert_eq!(plan.shape, shape);
             async_graphql::parser::parse_query(&plan.query).unwrap();
             for unwanted in ["tags", "comment", "visitorDate", "receivedAt"] {
@@ -785,13 +821,13 @@ type Transaction {
             assert!(plan.query.contains("pageInfo { hasNextPage endCursor }"));
             assert!(plan.query.contains("closedAt channel duration"));
         }
-        let search = fixed_plan(SEARCH).query;
+        let search = fixed_plan(SEARCH, false).query;
         assert!(search.contains(
             "searchClosedConversations(filters: {projectIds: $projectIds}, \
              interval: {from: $from, to: $to}, first: $first, after: $after)"
         ));
         assert!(search.contains("node { conversation { id createdAt"));
-        let closed = fixed_plan(CLOSED).query;
+        let closed = fixed_plan(CLOSED, false).query;
         assert!(closed.contains(
             "closedConversations(filters: {interval: {from: $from, to: $to}, \
              projectIds: $projectIds}, first: $first, after: $after)"
@@ -809,15 +845,15 @@ type Transaction {
     fn the_spec_schema_gives_the_documented_queries() {
         assert_eq!(
             plan(SPEC_SDL, QueryChoice::Auto).unwrap(),
-            fixed_plan(SEARCH)
+            fixed_plan(SEARCH, false)
         );
         assert_eq!(
             plan(SPEC_SDL, QueryChoice::Fixed(SEARCH)).unwrap(),
-            fixed_plan(SEARCH)
+            fixed_plan(SEARCH, false)
         );
         assert_eq!(
             plan(SPEC_SDL, QueryChoice::Fixed(CLOSED)).unwrap(),
-            fixed_plan(CLOSED)
+            fixed_plan(CLOSED, false)
         );
     }
 
@@ -826,12 +862,12 @@ type Transaction {
         let only_closed = SPEC_SDL.replace("searchClosedConversations(", "somethingElse(");
         assert_eq!(
             plan(&only_closed, QueryChoice::Auto).unwrap(),
-            fixed_plan(CLOSED)
+            fixed_plan(CLOSED, false)
         );
         let only_search = SPEC_SDL.replace("closedConversations(", "somethingElse(");
         assert_eq!(
             plan(&only_search, QueryChoice::Auto).unwrap(),
-            fixed_plan(SEARCH)
+            fixed_plan(SEARCH, false)
         );
 
         let search_deprecated = SPEC_SDL.replace(
@@ -841,7 +877,7 @@ type Transaction {
         assert_ne!(search_deprecated, SPEC_SDL);
         assert_eq!(
             plan(&search_deprecated, QueryChoice::Auto).unwrap(),
-            fixed_plan(CLOSED)
+            fixed_plan(CLOSED, false)
         );
 
         // The search shape cannot filter by a list of projects here: fall back to the other.
@@ -852,7 +888,7 @@ type Transaction {
         assert_ne!(scalar_project_ids, SPEC_SDL);
         assert_eq!(
             plan(&scalar_project_ids, QueryChoice::Auto).unwrap(),
-            fixed_plan(CLOSED)
+            fixed_plan(CLOSED, false)
         );
         let message = schema_error(&scalar_project_ids, QueryChoice::Fixed(SEARCH));
         assert!(
@@ -879,6 +915,7 @@ type Transaction {
         let plan = super::plan_from_introspection(
             &introspection(&no_duration_nor_channel),
             QueryChoice::Fixed(CLOSED),
+            false,
         )
         .unwrap();
         assert!(
@@ -897,6 +934,7 @@ type Transaction {
         let unnamed = super::plan_from_introspection(
             &introspection(&no_project_name),
             QueryChoice::Fixed(CLOSED),
+            false,
         )
         .unwrap();
         assert!(
@@ -905,6 +943,43 @@ type Transaction {
             unnamed.query
         );
         async_graphql::parser::parse_query(&unnamed.query).unwrap();
+    }
+
+    #[test]
+    fn tags_are_asked_for_only_when_on_and_offered() {
+        let with_tags = |sdl: &str, choice| {
+            super::plan_from_introspection(&introspection(sdl), choice, true).unwrap()
+        };
+        for shape in [SEARCH, CLOSED] {
+            let plan = with_tags(SPEC_SDL, QueryChoice::Fixed(shape));
+            assert_eq!(plan, fixed_plan(shape, true));
+            assert!(plan.tags);
+            assert!(
+                plan.query.contains("project { id name } tags { name }"),
+                "{}",
+                plan.query
+            );
+            async_graphql::parser::parse_query(&plan.query).unwrap();
+        }
+        assert_eq!(
+            with_tags(SPEC_SDL, QueryChoice::Auto),
+            fixed_plan(SEARCH, true)
+        );
+
+        // A schema without tags, or whose tags are not objects with a name: left out,
+        // and the query is still good.
+        let no_tags = SPEC_SDL.replace("  tags: [ConversationTag!]!\n", "");
+        let strings = SPEC_SDL.replace("tags: [ConversationTag!]!", "tags: [String!]!");
+        let no_name = SPEC_SDL.replace(
+            "type ConversationTag { id: ID! name: String! }",
+            "type ConversationTag { id: ID! }",
+        );
+        for sdl in [no_tags, strings, no_name] {
+            assert_ne!(sdl, SPEC_SDL);
+            let plan = with_tags(&sdl, QueryChoice::Auto);
+            assert!(!plan.tags);
+            assert_eq!(plan.query, fixed_plan(SEARCH, false).query);
+        }
     }
 
     #[test]
@@ -997,7 +1072,7 @@ type Transaction {
         let denied = br#"{"data":null,"errors":[{"message":"introspection disabled",
             "extensions":{"name":"FORBIDDEN","retryPolicy":"NO_RETRY"}}]}"#;
         assert!(matches!(
-            plan_from_introspection(denied, QueryChoice::Auto),
+            plan_from_introspection(denied, QueryChoice::Auto, false),
             Err(Error::Graphql { ref name, retryable: false, .. }) if name == "FORBIDDEN"
         ));
         for body in [
@@ -1006,13 +1081,13 @@ type Transaction {
             br#"{"data":{"__schema":{"types":{}}}}"#,
         ] {
             assert!(matches!(
-                plan_from_introspection(body, QueryChoice::Auto),
+                plan_from_introspection(body, QueryChoice::Auto, false),
                 Err(Error::InvalidResponse(_))
             ));
         }
         let empty = br#"{"data":{"__schema":{"queryType":{"name":"Query"},"types":[]}}}"#;
         assert!(matches!(
-            plan_from_introspection(empty, QueryChoice::Auto),
+            plan_from_introspection(empty, QueryChoice::Auto, false),
             Err(Error::Schema(message)) if message.contains("type Query is missing")
         ));
     }

@@ -6,29 +6,34 @@
 //! reads the [`Snapshot`] it produces.
 //!
 //! This file holds the ledger's changes (apply, commit, rollback, prune); `records` the
-//! compact store they change, [`snapshot`] what they show, `persist` what a restart keeps.
+//! compact store they change, [`snapshot`] what they show, `persist` what a restart keeps,
+//! `tags` the (conversation, tag) pairs.
 
 mod exemplars;
 mod persist;
 mod records;
 pub mod snapshot;
+mod tags;
 
 use std::collections::{BTreeMap, HashMap};
 
 pub use exemplars::{ConversationId, Exemplar, Exemplars, Slots};
-pub use persist::{LedgerState, LedgerStateRef, LedgerStateV1};
+pub use persist::{LedgerState, LedgerStateRef, LedgerStateV1, LedgerStateV3};
 pub use snapshot::{
     AmountKey, CSAT_BOUNDS, Histogram, NPS_BOUNDS, SeriesKey, Snapshot, Totals, WINDOW_QUANTILES,
     Window, WindowSeries,
 };
+pub use tags::{TagFigures, TagKey, TagState, TagStateRef};
 
 use records::{
     COUNTED, HAS_TRANSACTIONS, NO_ANSWER, Record, Records, Skipped, TrackedTransaction,
     Transactions, WindowDuration, answer, reason_bit,
 };
 
+use tags::{TagId, Tags};
+
 use crate::iadvize::{Conversation, Id128, Page, Rejection, UnixMillis};
-use crate::labels::{CappedLabels, LabelId, MAX_LABEL_CHARS, normalise_channel};
+use crate::labels::{CappedLabels, LabelId, MAX_LABEL_CHARS, TagFilter, normalise_channel};
 
 /// What the ledger needs from the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +43,10 @@ pub struct LedgerConfig {
     pub amount_bounds: Vec<f64>,
     pub max_channels: usize,
     pub max_currencies: usize,
+    /// `--metrics.tags`; [`TagFilter::Off`] keeps no tag state at all.
+    pub tags: TagFilter,
+    /// `--metrics.max-tags`.
+    pub max_tags: usize,
 }
 
 /// What one [`Ledger::apply`] changed.
@@ -53,6 +62,8 @@ pub struct ApplyReport {
     pub transactions: u64,
     /// Rejections counted (not repeated ones).
     pub invalid: u64,
+    /// (conversation, tag) pairs remembered for the first time, counted or not.
+    pub tags: u64,
 }
 
 impl ApplyReport {
@@ -94,13 +105,13 @@ pub struct Ledger {
     skipped: HashMap<Id128, Skipped>,
     totals: Totals,
     /// The latest name seen for each project (`""` for a null one), for
-    /// `iadvize_project_info`. Not saved: after a restart a project gets its name back
-    /// with its next conversation read.
+    /// `iadvize_project_info`; saved, so a restart shows the names at once.
     project_names: BTreeMap<i64, String>,
     /// The latest conversation counted into each histogram bucket. Not saved.
     exemplars: Exemplars,
     /// Our clock's time of the page being applied, for its exemplars.
     counted_at: UnixMillis,
+    tags: Tags,
     /// The pass being applied, if any.
     pass: Option<Checkpoint>,
 }
@@ -108,6 +119,7 @@ pub struct Ledger {
 impl Ledger {
     pub fn new(config: LedgerConfig, counting_start: UnixMillis) -> Self {
         Ledger {
+            tags: Tags::new(config.tags.clone(), config.max_tags),
             channels: CappedLabels::new(config.max_channels),
             currencies: CappedLabels::new(config.max_currencies),
             config,
@@ -151,6 +163,8 @@ impl Ledger {
             transactions: &self.transactions,
             skipped: &self.skipped,
             totals: &self.totals,
+            project_names: &self.project_names,
+            tags: self.tags.state(),
         }
     }
 
@@ -185,6 +199,7 @@ impl Ledger {
             .into_iter()
             .filter(|r| (r.series as usize) < series_len)
             .collect();
+        let tags = Tags::from_state(config.tags.clone(), config.max_tags, state.tags);
         Ledger {
             channels: CappedLabels::from_names(config.max_channels, state.channels),
             currencies: CappedLabels::from_names(config.max_currencies, state.currencies),
@@ -196,9 +211,10 @@ impl Ledger {
             transactions: state.transactions,
             skipped: state.skipped,
             totals,
-            project_names: BTreeMap::new(),
+            project_names: state.project_names,
             exemplars: Exemplars::default(),
             counted_at: 0,
+            tags,
             pass: None,
         }
     }
@@ -245,7 +261,9 @@ impl Ledger {
                 report: ApplyReport::default(),
             });
         }
-        // A page repeats a handful of channels: normalise each once.
+        self.tags.begin_pass();
+        // A page repeats a handful of channels and tags: normalise each once.
+        let tags = self.tags.page_ids(&page.tags);
         let channels: Vec<LabelId> = page
             .channels
             .iter()
@@ -257,7 +275,7 @@ impl Ledger {
                 .get(usize::from(conversation.channel))
                 .copied()
                 .unwrap_or_else(|| self.channels.id(crate::labels::UNKNOWN_CHANNEL));
-            self.apply_conversation(conversation, channel, &mut report);
+            self.apply_conversation(conversation, channel, &tags, &mut report);
         }
         for (project_id, name) in &page.project_names {
             let name: String = name
@@ -281,16 +299,19 @@ impl Ledger {
             r.answers += report.answers;
             r.transactions += report.transactions;
             r.invalid += report.invalid;
+            r.tags += report.tags;
         }
     }
 
     /// Keep what the pass applied; returns what it changed.
     pub fn commit(&mut self) -> ApplyReport {
+        self.tags.commit();
         self.pass.take().map(|pass| pass.report).unwrap_or_default()
     }
 
     /// Undo everything applied since the last commit.
     pub fn rollback(&mut self) {
+        self.tags.rollback();
         let Some(pass) = self.pass.take() else {
             return;
         };
@@ -334,7 +355,13 @@ impl Ledger {
         at
     }
 
-    fn apply_conversation(&mut self, c: &Conversation, channel: LabelId, report: &mut ApplyReport) {
+    fn apply_conversation(
+        &mut self,
+        c: &Conversation,
+        channel: LabelId,
+        page_tags: &[Option<TagId>],
+        report: &mut ApplyReport,
+    ) {
         let (at, before) = match self.records.position(c.id) {
             Some(at) => (at, Some(self.records.get(at))),
             None => {
@@ -424,6 +451,13 @@ impl Ledger {
         }
         if !c.transactions.is_empty() {
             self.apply_transactions(c, at, &mut record, series, report);
+        }
+        if !page_tags.is_empty() {
+            let tags = c
+                .tags
+                .iter()
+                .filter_map(|&at| page_tags.get(usize::from(at)).copied().flatten());
+            report.tags += self.tags.carry(c.id, series.project_id, counted, tags);
         }
         // Only answers and flags change on a re-read (a NaN duration never equals itself,
         // so whole records are not compared).
@@ -583,6 +617,7 @@ impl Ledger {
             if record.flags & HAS_TRANSACTIONS != 0 {
                 self.transactions.remove(&{ record.id });
             }
+            self.tags.forget(record.id);
         }
         self.skipped.retain(|_, s| s.first_seen >= cutoff);
     }
@@ -600,7 +635,28 @@ impl Ledger {
             amount_bounds: self.config.amount_bounds.clone(),
             tracked_conversations: self.records.len(),
             project_names: self.project_names.clone(),
+            tags: self.tags.figures(self.tag_window(now)),
         }
+    }
+
+    /// The pairs of the conversations in the window, by project and tag; empty when tags
+    /// are off or none is remembered.
+    fn tag_window(&self, now: UnixMillis) -> BTreeMap<TagKey, u64> {
+        let mut window = BTreeMap::new();
+        if self.tags.carries_none() {
+            return window;
+        }
+        let from = now.saturating_sub(self.config.window_ms);
+        for r in self.records.as_slice() {
+            if r.closed_at < from || r.closed_at >= now {
+                continue;
+            }
+            if let Some(series) = self.series.get(r.series as usize) {
+                self.tags
+                    .add_to_window(r.id, series.project_id, &mut window);
+            }
+        }
+        window
     }
 
     /// One pass over the records, into per-series slots indexed like `self.series`.
@@ -693,6 +749,8 @@ mod tests {
             amount_bounds: vec![10.0, 100.0],
             max_channels: 32,
             max_currencies: 16,
+            tags: TagFilter::All,
+            max_tags: 50,
         }
     }
 
@@ -706,6 +764,7 @@ mod tests {
         csat: Option<u8>,
         nps: Option<u8>,
         transactions: Vec<Transaction>,
+        tags: Vec<&'static str>,
     }
 
     fn conv(id: &str, closed_at: i64) -> Conv {
@@ -717,6 +776,7 @@ mod tests {
             csat: None,
             nps: None,
             transactions: Vec::new(),
+            tags: Vec::new(),
         }
     }
 
@@ -735,6 +795,7 @@ mod tests {
         };
         for c in conversations {
             let channel = page.channel_index(&c.channel);
+            let tags = c.tags.iter().filter_map(|t| page.tag_index(t)).collect();
             page.conversations.push(Conversation {
                 id: Id128::of(c.id),
                 id_text: Id128::of(c.id).is_hashed().then(|| c.id.into()),
@@ -745,6 +806,7 @@ mod tests {
                 csat: c.csat,
                 nps: c.nps,
                 transactions: c.transactions,
+                tags,
             });
         }
         page
@@ -943,6 +1005,123 @@ mod tests {
         let names = ledger.snapshot(START + 3 * MIN).project_names;
         assert_eq!(names.len(), 1);
         assert_eq!(names[&1001], "Boutique");
+    }
+
+    /// The tag series of a snapshot as (label, count), counters or window.
+    fn tag_series(s: &Snapshot, window: bool) -> Vec<(String, u64)> {
+        let tags = s.tags.as_ref().expect("tags are on");
+        let figures = if window { &tags.window } else { &tags.totals };
+        let mut series: Vec<(String, u64)> = figures
+            .iter()
+            .map(|(k, v)| (tags.label(k.tag).to_owned(), *v))
+            .collect();
+        series.sort();
+        series
+    }
+
+    fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+        list.iter().map(|(l, n)| ((*l).to_owned(), *n)).collect()
+    }
+
+    #[test]
+    fn a_tag_pair_counts_once_also_when_it_comes_late() {
+        let mut ledger = Ledger::new(config(), START);
+        let mut a = conv("a", START + MIN);
+        a.tags = vec!["VIP", " VIP", "Livraison"];
+        let mut old = conv("old", START - MIN);
+        old.tags = vec!["VIP"];
+        let r = ledger.apply(&[page(vec![a.clone(), old.clone()])], START + 2 * MIN);
+        assert_eq!(r.tags, 3, "VIP twice is one pair");
+        a.tags.push("livraison");
+        old.tags.push("Retour");
+        let r = ledger.apply(&[page(vec![a.clone(), old])], START + 3 * MIN);
+        assert_eq!(r.tags, 2);
+        let r = ledger.apply(&[page(vec![a])], START + 4 * MIN);
+        assert_eq!(r.tags, 0, "a re-read adds nothing");
+
+        let s = ledger.snapshot(START + 4 * MIN);
+        // The conversation closed before the start is in the window only.
+        assert_eq!(
+            tag_series(&s, false),
+            pairs(&[("Livraison", 1), ("VIP", 1), ("livraison", 1)])
+        );
+        assert_eq!(
+            tag_series(&s, true),
+            pairs(&[
+                ("Livraison", 1),
+                ("Retour", 1),
+                ("VIP", 2),
+                ("livraison", 1)
+            ])
+        );
+        // Pruned, the conversations leave the window; the counters keep their pairs.
+        ledger.prune(START + 10 * MIN);
+        let s = ledger.snapshot(START + 11 * MIN);
+        assert!(tag_series(&s, true).is_empty());
+        assert_eq!(tag_series(&s, false).len(), 3);
+        assert!(ledger.tags.carries_none());
+    }
+
+    #[test]
+    fn tags_past_the_cap_add_to_other_and_a_list_ignores_case() {
+        let mut cfg = config();
+        cfg.max_tags = 1;
+        let mut ledger = Ledger::new(cfg, START);
+        let mut a = conv("a", START + 1);
+        a.tags = vec!["VIP", "Livraison", "Retour"];
+        let mut b = conv("b", START + 2);
+        b.tags = vec!["Retour"];
+        ledger.apply(&[page(vec![a, b])], START + 3);
+        let s = ledger.snapshot(START + 3);
+        assert_eq!(tag_series(&s, false), pairs(&[("VIP", 1), ("other", 3)]));
+
+        let mut cfg = config();
+        cfg.tags = TagFilter::list(&["livraison", "VIP"]);
+        let mut ledger = Ledger::new(cfg, START);
+        let mut a = conv("a", START + 1);
+        a.tags = vec!["Livraison", "LIVRAISON", "vip", "Retour"];
+        ledger.apply(&[page(vec![a])], START + 3);
+        let s = ledger.snapshot(START + 3);
+        assert_eq!(
+            tag_series(&s, false),
+            pairs(&[("LIVRAISON", 1), ("Livraison", 1), ("vip", 1)])
+        );
+    }
+
+    #[test]
+    fn with_tags_off_nothing_of_them_is_kept() {
+        let mut cfg = config();
+        cfg.tags = TagFilter::Off;
+        let mut ledger = Ledger::new(cfg, START);
+        let mut a = conv("a", START + 1);
+        a.tags = vec!["VIP"];
+        let r = ledger.apply(&[page(vec![a])], START + 2);
+        assert_eq!(r.tags, 0);
+        assert_eq!(ledger.snapshot(START + 2).tags, None);
+        assert!(ledger.tags.carries_none());
+    }
+
+    #[test]
+    fn a_rolled_back_pass_leaves_no_tag_pair() {
+        let mut ledger = Ledger::new(config(), START);
+        let mut known = conv("known", START + MIN);
+        known.tags = vec!["VIP"];
+        ledger.apply(&[page(vec![known.clone()])], START + 2 * MIN);
+        let before = ledger.snapshot(START + 3 * MIN);
+        known.tags.push("Retour");
+        let mut new = conv("new", START + 2 * MIN);
+        new.tags = vec!["VIP", "Livraison"];
+        let p = page(vec![known, new]);
+        ledger.apply_page(&p, START + 3 * MIN);
+        ledger.rollback();
+        assert_eq!(ledger.snapshot(START + 3 * MIN), before);
+        let r = ledger.apply(&[p], START + 4 * MIN);
+        assert_eq!(r.tags, 3);
+        let s = ledger.snapshot(START + 4 * MIN);
+        assert_eq!(
+            tag_series(&s, false),
+            pairs(&[("Livraison", 1), ("Retour", 1), ("VIP", 2)])
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The saved form of a ledger, in every version the state file has held: what is written
 //! now, and how an older one is read into it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +10,10 @@ use super::records::{
     WindowDuration,
 };
 use super::snapshot::{SeriesKey, Totals};
+use super::tags::{TagState, TagStateRef};
 use crate::iadvize::{Id128, UnixMillis};
 use crate::labels::LabelId;
+
 /// What the state file keeps of a ledger: everything but the configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct LedgerState {
@@ -25,6 +27,10 @@ pub struct LedgerState {
     pub(super) transactions: HashMap<Id128, Transactions>,
     pub(super) skipped: HashMap<Id128, Skipped>,
     pub(super) totals: Totals,
+    /// Since version 4.
+    pub(super) project_names: BTreeMap<i64, String>,
+    /// Since version 4; empty when tags were off.
+    pub(super) tags: TagState,
 }
 
 /// [`LedgerState`] borrowed from a live ledger: the same encoding, without copying a
@@ -41,11 +47,43 @@ pub struct LedgerStateRef<'a> {
     pub(super) transactions: &'a HashMap<Id128, Transactions>,
     pub(super) skipped: &'a HashMap<Id128, Skipped>,
     pub(super) totals: &'a Totals,
+    pub(super) project_names: &'a BTreeMap<i64, String>,
+    pub(super) tags: TagStateRef<'a>,
 }
 
 impl LedgerStateRef<'_> {
     pub fn tracked(&self) -> usize {
         self.records.len()
+    }
+
+    /// The same state as version 3 wrote it, for the tests of the migration.
+    #[cfg(test)]
+    pub(crate) fn as_v3(&self) -> impl Serialize + '_ {
+        #[derive(Serialize)]
+        struct V3<'a> {
+            counting_start: UnixMillis,
+            channels: &'a [String],
+            currencies: &'a [String],
+            duration_bounds: &'a [f64],
+            amount_bounds: &'a [f64],
+            series: &'a [SeriesKey],
+            records: &'a [Record],
+            transactions: &'a HashMap<Id128, Transactions>,
+            skipped: &'a HashMap<Id128, Skipped>,
+            totals: &'a Totals,
+        }
+        V3 {
+            counting_start: self.counting_start,
+            channels: self.channels,
+            currencies: self.currencies,
+            duration_bounds: self.duration_bounds,
+            amount_bounds: self.amount_bounds,
+            series: self.series,
+            records: self.records,
+            transactions: self.transactions,
+            skipped: self.skipped,
+            totals: self.totals,
+        }
     }
 }
 
@@ -57,6 +95,46 @@ impl LedgerState {
 
     pub fn tracked(&self) -> usize {
         self.records.len()
+    }
+
+    /// The saved project names, for the tests of a restart.
+    pub fn project_names(&self) -> &BTreeMap<i64, String> {
+        &self.project_names
+    }
+}
+
+/// The state of versions 2 and 3, before project names and tags were kept.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LedgerStateV3 {
+    counting_start: UnixMillis,
+    channels: Vec<String>,
+    currencies: Vec<String>,
+    duration_bounds: Vec<f64>,
+    amount_bounds: Vec<f64>,
+    series: Vec<SeriesKey>,
+    records: Vec<Record>,
+    transactions: HashMap<Id128, Transactions>,
+    skipped: HashMap<Id128, Skipped>,
+    totals: Totals,
+}
+
+/// Names come back with the next conversation of each project read; no tag was counted.
+impl From<LedgerStateV3> for LedgerState {
+    fn from(v3: LedgerStateV3) -> Self {
+        LedgerState {
+            counting_start: v3.counting_start,
+            channels: v3.channels,
+            currencies: v3.currencies,
+            duration_bounds: v3.duration_bounds,
+            amount_bounds: v3.amount_bounds,
+            series: v3.series,
+            records: v3.records,
+            transactions: v3.transactions,
+            skipped: v3.skipped,
+            totals: v3.totals,
+            project_names: BTreeMap::new(),
+            tags: TagState::default(),
+        }
     }
 }
 
@@ -92,7 +170,7 @@ struct TrackedTransactionV1 {
     amount: f64,
 }
 
-impl From<LedgerStateV1> for LedgerState {
+impl From<LedgerStateV1> for LedgerStateV3 {
     fn from(v1: LedgerStateV1) -> Self {
         let mut series: Vec<SeriesKey> = Vec::new();
         let mut series_ids: HashMap<SeriesKey, u32> = HashMap::new();
@@ -131,7 +209,7 @@ impl From<LedgerStateV1> for LedgerState {
                 flags,
             });
         }
-        LedgerState {
+        LedgerStateV3 {
             counting_start: v1.counting_start,
             channels: v1.channels,
             currencies: v1.currencies,

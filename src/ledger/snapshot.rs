@@ -128,6 +128,8 @@ pub struct Snapshot {
     pub tracked_conversations: usize,
     /// The latest name of each project seen (`""` when null).
     pub project_names: BTreeMap<i64, String>,
+    /// `None` when `--metrics.tags` is off.
+    pub tags: Option<super::TagFigures>,
 }
 
 impl Snapshot {

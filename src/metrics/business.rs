@@ -17,7 +17,8 @@ use super::gzip::Segment;
 use super::histograms;
 use crate::iadvize::InvalidReason;
 use crate::ledger::{
-    AmountKey, CSAT_BOUNDS, Histogram, NPS_BOUNDS, SeriesKey, Snapshot, WINDOW_QUANTILES,
+    AmountKey, CSAT_BOUNDS, Histogram, NPS_BOUNDS, SeriesKey, Snapshot, TagFigures, TagKey,
+    WINDOW_QUANTILES,
 };
 
 /// One published snapshot and its encodings, each made at most once.
@@ -302,6 +303,13 @@ fn amount_labels(s: &Snapshot, key: &crate::ledger::AmountKey) -> AmountLabels {
     ]
 }
 
+fn tag_labels(tags: &TagFigures, key: &TagKey) -> SeriesLabels {
+    [
+        ("project_id", key.project_id.to_string()),
+        ("tag", tags.label(key.tag).to_owned()),
+    ]
+}
+
 /// The business families of one snapshot, for a registry of their own; without the
 /// histograms in OpenMetrics, where [`openmetrics_histograms`] writes them with exemplars.
 #[derive(Debug)]
@@ -392,6 +400,18 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
                     };
                     (amount_labels(s, k), m)
                 }),
+            )?;
+        }
+
+        if let Some(tags) = &s.tags {
+            family(
+                e,
+                "iadvize_conversation_tags",
+                "Closed conversations carrying the tag: each (conversation, tag) pair counted once.",
+                MetricType::Counter,
+                tags.totals
+                    .iter()
+                    .map(|(k, v)| (tag_labels(tags, k), ConstCounter::new(*v))),
             )?;
         }
 
@@ -499,6 +519,18 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
                 .iter()
                 .map(|(k, v)| (amount_labels(s, k), ConstGauge::new(*v as i64))),
         )?;
+
+        if let Some(tags) = &s.tags {
+            family(
+                e,
+                "iadvize_window_conversation_tags",
+                "Conversations in the window carrying the tag.",
+                MetricType::Gauge,
+                tags.window
+                    .iter()
+                    .map(|(k, v)| (tag_labels(tags, k), ConstGauge::new(*v as i64))),
+            )?;
+        }
 
         // One series per project counted or in the window, so dashboards can show names;
         // a project whose name is not known yet (after a restart) waits for its next read.

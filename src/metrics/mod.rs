@@ -216,7 +216,7 @@ mod tests {
     const START: i64 = 1_700_000_000_000;
 
     /// A fixed state: two channels, one late transaction, one rejected CSAT, one record
-    /// skipped for its missing project.
+    /// skipped for its missing project, tags (one with a quote, one past the cap of 2).
     fn fixed_metrics() -> Metrics {
         let metrics = Metrics::new();
         metrics.publish(fixed_snapshot());
@@ -242,6 +242,8 @@ mod tests {
                 amount_bounds: vec![50.0, 500.0],
                 max_channels: 32,
                 max_currencies: 16,
+                tags: crate::labels::TagFilter::All,
+                max_tags: 2,
             },
             START,
         );
@@ -259,6 +261,7 @@ mod tests {
                 amount: 120.0,
                 currency: Currency(*b"EUR"),
             }],
+            tags: vec![0, 1],
         };
         let call = Conversation {
             id: Id128::of("c2"),
@@ -270,6 +273,7 @@ mod tests {
             csat: None,
             nps: None,
             transactions: vec![],
+            tags: vec![1, 2, 3],
         };
         let page = Page {
             conversations: vec![chat, call],
@@ -289,6 +293,12 @@ mod tests {
             end_cursor: None,
             // A quote the label must escape, and a project without a name.
             project_names: vec![(1001, Some("Online shop \"EU\"".into())), (1002, None)],
+            tags: vec![
+                "Réclamation".into(),
+                " Livraison  \"express\"".into(),
+                "VIP".into(),
+                "Retour".into(),
+            ],
         };
         ledger.apply_page_at(&page, START + 180_000, START + 185_123);
         ledger.commit();

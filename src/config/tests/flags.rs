@@ -42,6 +42,8 @@ fn defaults_match_the_cli_table() {
     );
     assert_eq!(c.metrics.max_channels, 32);
     assert_eq!(c.metrics.max_currencies, 16);
+    assert_eq!(c.metrics.tags, TagFilter::Off);
+    assert_eq!(c.metrics.max_tags, 50);
     assert_eq!(c.state_file, None);
     assert_eq!(
         c.web,

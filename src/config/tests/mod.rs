@@ -122,6 +122,10 @@ fn every_flag_is_parsed() {
             "3",
             "--metrics.max-currencies",
             "4",
+            "--metrics.tags",
+            " Livraison , VIP ",
+            "--metrics.max-tags",
+            "5",
             "--state.file",
             "/var/lib/x/state.json",
             "--web.listen-address",
@@ -173,6 +177,8 @@ fn every_flag_is_parsed() {
             amount_buckets: vec![-5.0, 0.0, 5.0],
             max_channels: 3,
             max_currencies: 4,
+            tags: TagFilter::List(vec!["livraison".into(), "vip".into()]),
+            max_tags: 5,
         }
     );
     assert_eq!(c.state_file, Some(PathBuf::from("/var/lib/x/state.json")));
@@ -255,6 +261,18 @@ fn demo_needs_no_credentials() {
     assert!(matches!(c.client.credentials, Credentials::Password { .. }));
     let c = run_config(&[], &[("IADVIZE_DEMO", "true")]);
     assert!(c.demo);
+}
+
+#[test]
+fn demo_counts_every_tag_unless_told_otherwise() {
+    assert_eq!(run_config(&["--demo"], &[]).metrics.tags, TagFilter::All);
+    let listed = run_config(&["--demo", "--metrics.tags", "VIP"], &[]);
+    assert_eq!(listed.metrics.tags, TagFilter::List(vec!["vip".into()]));
+    // Set but empty: off, with --demo too.
+    let off = run_config(&["--demo", "--metrics.tags", ""], &[]);
+    assert_eq!(off.metrics.tags, TagFilter::Off);
+    // Without --demo, tags are off by default.
+    assert_eq!(run_config(TOKEN, &[]).metrics.tags, TagFilter::Off);
 }
 
 #[test]

@@ -79,6 +79,8 @@ fn bad_values_name_the_flag() {
     );
     assert_flag_error(&["--metrics.max-channels", "0"], "metrics.max-channels");
     assert_flag_error(&["--metrics.max-currencies=-1"], "metrics.max-currencies");
+    assert_flag_error(&["--metrics.max-tags", "0"], "metrics.max-tags");
+    assert_flag_error(&["--metrics.tags", "VIP,all"], "metrics.tags");
     assert_flag_error(&["--web.listen-address", "9834"], "web.listen-address");
     assert_flag_error(&["--web.listen-address", ":99999"], "web.listen-address");
     assert_flag_error(&["--web.listen-address", "::1:80"], "web.listen-address");
@@ -139,4 +141,37 @@ fn project_ids_all_reads_every_project() {
     assert_eq!(c.client.project_ids, None);
     let c = run_config(&with_token(&["--iadvize.project-ids", "5,3,5"]), &[]);
     assert_eq!(c.client.project_ids, Some(vec![5, 3]));
+}
+
+#[test]
+fn tags_are_a_list_all_or_off() {
+    let tags =
+        |args: &[&str], env: &[(&str, &str)]| run_config(&with_token(args), env).metrics.tags;
+    assert_eq!(tags(&["--metrics.tags", "all"], &[]), TagFilter::All);
+    assert_eq!(tags(&["--metrics.tags", " all "], &[]), TagFilter::All);
+    assert_eq!(
+        tags(
+            &["--metrics.tags", "Livraison,,  Retour   produit ,LIVRAISON"],
+            &[]
+        ),
+        TagFilter::List(vec!["livraison".into(), "retour produit".into()])
+    );
+    // A tag called like the keyword, in another case, is a name.
+    assert_eq!(
+        tags(&["--metrics.tags", "All"], &[]),
+        TagFilter::List(vec!["all".into()])
+    );
+    assert_eq!(tags(&["--metrics.tags", ""], &[]), TagFilter::Off);
+    assert_eq!(tags(&["--metrics.tags", " , "], &[]), TagFilter::Off);
+    assert_eq!(
+        tags(&[], &[("IADVIZE_METRICS_TAGS", "VIP")]),
+        TagFilter::List(vec!["vip".into()])
+    );
+    let file = TempFile::new("metrics:\n  tags: [Livraison, VIP]\n  max-tags: 7\n");
+    let c = run_config(&with_token(&["--config.file", file.path()]), &[]);
+    assert_eq!(
+        c.metrics.tags,
+        TagFilter::List(vec!["livraison".into(), "vip".into()])
+    );
+    assert_eq!(c.metrics.max_tags, 7);
 }
