@@ -149,8 +149,9 @@ async fn our_clock_steps_back_an_hour_then_jumps_ahead_for_three_seconds() {
     let flags = fast_poll_flags(&url, &[]);
     let offset = Arc::new(AtomicI64::new(0));
     let exporter = Exporter::start_with_clock_offset(&flags, &DEMO_PASSWORD, offset.clone()).await;
-    let start = exporter.counting_start_seconds();
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // Read once the exporter has started, before the steps.
+    let start = exporter.counting_start_seconds();
     // NTP steps our clock back an hour.
     offset.store(-HOUR_MS, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(3)).await;

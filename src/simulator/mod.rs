@@ -36,7 +36,9 @@ use crate::config::SimArgs;
 pub use crate::config::{DEMO_PASSWORD, DEMO_USERNAME, Offer};
 pub use faults::{Faults, FaultsError};
 pub use stats::Stats;
-pub use truth::{CountRow, CsatRow, NpsRow, SumRow, TagRow, TransactionRow, Truth};
+pub use truth::{
+    ConversationFacts, CountRow, CsatRow, NpsRow, SumRow, TagRow, TransactionRow, Truth,
+};
 
 use auth::{AuthState, Issued, LoginRefusal};
 use record::ServedConversation;
@@ -470,6 +472,13 @@ impl SimHandle {
 
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// The conversation with this id as a client reads it now, if the account has it.
+    pub fn conversation(&self, id: &str) -> Option<ConversationFacts> {
+        let now_ms = self.shared.now_ms();
+        let served = self.shared.world_at(now_ms).find(id, now_ms)?;
+        ConversationFacts::of(&served)
     }
 
     /// Unix seconds after which nothing changes any more; `None` for endless traffic.

@@ -10,6 +10,49 @@ use serde::{Deserialize, Serialize};
 
 use super::record::ServedConversation;
 
+/// One conversation as a client reads it, by the same rules as the truth: for the tests
+/// that follow an exemplar back to its conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationFacts {
+    pub project_id: String,
+    /// The `channel` label.
+    pub channel: String,
+    /// The stated duration, else `closedAt - createdAt`; `None` when neither is valid.
+    pub duration_seconds: Option<f64>,
+    pub csat: Option<i32>,
+    pub nps: Option<i32>,
+    /// Amounts of the transactions, with their currency upper-cased.
+    pub transactions: Vec<(f64, String)>,
+}
+
+impl ConversationFacts {
+    pub(crate) fn of(c: &ServedConversation) -> Option<ConversationFacts> {
+        let project = c.project.as_ref()?;
+        let closed = c.closed_at.as_deref().and_then(parse_date)?;
+        let created = parse_date(&c.created_at);
+        let stated = c.duration.as_deref().map(parse_duration);
+        let duration = match stated {
+            Some(Some(seconds)) if seconds >= 0.0 => Some(seconds),
+            _ => created.map(|created| closed - created),
+        }
+        .filter(|s| *s >= 0.0);
+        let survey = c.satisfaction_survey.as_ref();
+        Some(ConversationFacts {
+            project_id: project.id.to_string(),
+            channel: channel_label(&c.channel),
+            duration_seconds: duration,
+            csat: survey.and_then(|s| s.customer_satisfaction),
+            nps: survey.and_then(|s| s.net_promoter_score),
+            transactions: c
+                .conversions
+                .iter()
+                .flat_map(|c| c.transactions.iter())
+                .map(|t| (t.amount, t.currency.to_ascii_uppercase()))
+                .collect(),
+        })
+    }
+}
+
 /// What an exact exporter must show. See `GET /_sim/truth`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Truth {

@@ -284,6 +284,16 @@ impl World {
     /// The truth over generated conversations closing in `[since_ms, until_ms)`, as
     /// visible at `now_ms`. Fixtures are left out: they are hand-made test input whose
     /// expected effect the test states itself.
+    /// The generated conversation with this id, as served at `now_ms`, if indexed.
+    pub fn find(&self, id: &str, now_ms: i64) -> Option<ServedConversation> {
+        self.traffic
+            .conversations()
+            .iter()
+            .filter(|c| c.is_indexed(now_ms))
+            .map(|c| c.served(now_ms, self.with_transaction_id))
+            .find(|c| c.id == id)
+    }
+
     pub fn tally(&self, since_ms: i64, until_ms: i64, now_ms: i64) -> Tally {
         let mut tally = Tally::default();
         for c in self.generated_in(since_ms, until_ms) {
