@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+mod connector;
 #[cfg(test)]
 pub(crate) mod fake_server;
 mod json;
