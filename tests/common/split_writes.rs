@@ -22,6 +22,15 @@ pub struct SplitStats {
     pub responses: AtomicU64,
 }
 
+/// Whether the proxy keeps client connections open between responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientConnections {
+    KeepAlive,
+    /// `Connection: close` on every response: the client must connect for each request,
+    /// as a client without a connection pool does (the load bench's yardstick).
+    CloseEach,
+}
+
 /// A running proxy; it lives as long as the process (its threads are detached).
 pub struct SplitWrites {
     pub addr: SocketAddr,
@@ -29,8 +38,13 @@ pub struct SplitWrites {
 }
 
 impl SplitWrites {
-    /// Listens on a loopback port and forwards to `upstream` (`host:port`).
+    /// Listens on a loopback port and forwards to `upstream` (`host:port`), keeping
+    /// client connections alive.
     pub fn start(upstream: SocketAddr) -> io::Result<SplitWrites> {
+        SplitWrites::start_with(upstream, ClientConnections::KeepAlive)
+    }
+
+    pub fn start_with(upstream: SocketAddr, mode: ClientConnections) -> io::Result<SplitWrites> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(SplitStats::default());
@@ -45,7 +59,7 @@ impl SplitWrites {
                         .name("split-writes-conn".into())
                         .spawn(move || {
                             // A connection ends when the client closes it, or on any error.
-                            let _ = serve(client, upstream, &stats);
+                            let _ = serve(client, upstream, mode, &stats);
                         });
                 }
             })?;
@@ -101,7 +115,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<(String,
     Ok(Some((head, body)))
 }
 
-fn serve(client: TcpStream, upstream: SocketAddr, stats: &SplitStats) -> io::Result<()> {
+fn serve(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mode: ClientConnections,
+    stats: &SplitStats,
+) -> io::Result<()> {
     let mut writer = client.try_clone()?;
     let mut reader = BufReader::new(client);
     while let Some((head, body)) = read_request(&mut reader)? {
@@ -118,14 +137,20 @@ fn serve(client: TcpStream, upstream: SocketAddr, stats: &SplitStats) -> io::Res
             .ok_or_else(|| invalid("response without a header end"))?;
         let (response_head, response_body) = response.split_at(split + 4);
         // The upstream's `Connection: close` is ours, not the client's.
-        let response_head: String = String::from_utf8_lossy(response_head)
+        let mut response_head: String = String::from_utf8_lossy(response_head)
             .split_inclusive("\r\n")
             .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
             .collect();
+        if mode == ClientConnections::CloseEach {
+            response_head.insert_str(response_head.len() - 2, "Connection: close\r\n");
+        }
         // Two sends, Nagle on: the body waits for the client to acknowledge the headers.
         writer.write_all(response_head.as_bytes())?;
         writer.write_all(response_body)?;
         stats.responses.fetch_add(1, Ordering::Relaxed);
+        if mode == ClientConnections::CloseEach {
+            break;
+        }
     }
     Ok(())
 }
