@@ -41,6 +41,13 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[path = "load/split_pass.rs"]
+mod split_pass;
+// The same proxy as the tests'; the bench uses a part of it.
+#[allow(dead_code)]
+#[path = "../tests/common/split_writes.rs"]
+mod split_writes;
+
 use iadvize_exporter::simulator::{self, DEMO_PASSWORD, DEMO_USERNAME, Faults, SimConfig};
 use serde_json::json;
 
@@ -112,6 +119,23 @@ fn main() {
             }
             Err(e) => {
                 eprintln!("load bench, N = {n}: FAILED: {e}");
+                failed = true;
+            }
+        }
+        let rounds = if n == SMOKE_SIZE { 1 } else { 3 };
+        match split_pass::run(n, rounds, &out_dir) {
+            Ok(report) => {
+                println!("{}", report.markdown());
+                let path = out_dir.join(format!("split-{n}.json"));
+                let text = serde_json::to_string_pretty(&report.json())
+                    .expect("a JSON value always serialises");
+                if let Err(e) = fs::write(&path, text + "\n") {
+                    eprintln!("load bench: cannot write {}: {e}", path.display());
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                eprintln!("load bench, N = {n}, split writes: FAILED: {e}");
                 failed = true;
             }
         }

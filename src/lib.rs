@@ -12,7 +12,8 @@
 //!   password and token files, `error.rs` the errors, `simulate.rs` the `simulate`
 //!   command's flags.
 //! - `iadvize/`: everything that speaks to iAdvize. `transport.rs` HTTP (pacing,
-//!   `Retry-After`, status to retry reason, size caps), `auth.rs` the login and its
+//!   `Retry-After`, status to retry reason, size caps), `connector.rs` its TCP
+//!   connections (acknowledged at once, see issue 13), `auth.rs` the login and its
 //!   token, `client.rs` GraphQL requests and pagination, `schema.rs` the query shape and
 //!   fields the account offers, `clock.rs` iAdvize's clock from the `Date` of its
 //!   answers, `json.rs` tolerant JSON readers and the GraphQL error

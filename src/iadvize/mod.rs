@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod clock;
+mod connector;
 #[cfg(test)]
 pub(crate) mod fake_server;
 mod json;

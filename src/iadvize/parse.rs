@@ -18,7 +18,34 @@ pub use super::time_formats::{parse_datetime_millis, parse_duration_seconds};
 
 /// One page of the connection `shape` asks for, from a GraphQL response body.
 pub fn parse_page(body: &[u8], shape: QueryShape) -> Result<Page, Error> {
-    let Obj::Value(envelope) = from_body::<Obj<Envelope<'_>>>(body)? else {
+    page_of(from_body::<Obj<Envelope<'_>>>(body)?, shape)
+}
+
+/// [`parse_page`] with other JSON parsers under the same tolerant structs, for the parse
+/// benchmark (`--features parser-bench`): what they would change, everything else equal.
+#[cfg(feature = "parser-bench")]
+#[doc(hidden)]
+pub mod alternatives {
+    use super::*;
+
+    /// sonic-rs, as built for the target (its SIMD paths are chosen at compile time).
+    pub fn parse_page_sonic(body: &[u8], shape: QueryShape) -> Result<Page, Error> {
+        let envelope = sonic_rs::from_slice::<Obj<Envelope<'_>>>(body)
+            .map_err(|e| invalid(format!("not JSON: {e}")))?;
+        page_of(envelope, shape)
+    }
+
+    /// simd-json through serde, with its run-time CPU detection; it parses in place, so
+    /// it takes the body mutably (the caller copies it).
+    pub fn parse_page_simd_json(body: &mut [u8], shape: QueryShape) -> Result<Page, Error> {
+        let envelope = simd_json::serde::from_slice::<Obj<Envelope<'_>>>(body)
+            .map_err(|e| invalid(format!("not JSON: {e}")))?;
+        page_of(envelope, shape)
+    }
+}
+
+fn page_of(envelope: Obj<Envelope<'_>>, shape: QueryShape) -> Result<Page, Error> {
+    let Obj::Value(envelope) = envelope else {
         return Err(invalid("the response is not a JSON object".to_owned()));
     };
     graphql_errors(&envelope.errors)?;

@@ -8,11 +8,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
+use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::header::{DATE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::clock::IadvizeClock;
+use super::connector::QuickAckConnector;
 use super::model::UnixMillis;
 use super::{ApiObserver, ClientConfig, Credentials, Endpoint, Error, RetryReason};
 use crate::secret::Secret;
@@ -76,7 +81,11 @@ fn retry_reason(status: u16) -> Option<RetryReason> {
 
 /// The HTTP side shared by GraphQL requests and logins.
 pub(crate) struct Transport {
+    /// Builds the requests (callers use its builder); [`Transport::connections`] sends them.
     pub(crate) http: reqwest::Client,
+    /// A hyper client over [`QuickAckConnector`], since reqwest cannot set socket options
+    /// after each read (see `connector.rs`).
+    connections: HyperClient<HttpsConnector<QuickAckConnector>, reqwest::Body>,
     observer: Arc<dyn ApiObserver>,
     timeout: Duration,
     max_response_bytes: usize,
@@ -110,11 +119,9 @@ impl Transport {
         clock: Arc<IadvizeClock>,
     ) -> Result<Transport, Error> {
         let http = reqwest::Client::builder()
-            .user_agent(concat!("iadvize-exporter/", env!("CARGO_PKG_VERSION")))
-            // A redirect would resend the form or the Bearer header somewhere unplanned.
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::InvalidRequest(format!("HTTP client: {e}")))?;
+        let connections = connections()?;
         let rate = config.max_requests_per_second;
         let graphql_interval = if rate.is_finite() && rate > 0.0 {
             Duration::try_from_secs_f64(1.0 / rate).ok()
@@ -123,6 +130,7 @@ impl Transport {
         };
         Ok(Transport {
             http,
+            connections,
             observer,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
@@ -210,7 +218,19 @@ impl Transport {
         request: reqwest::RequestBuilder,
         status_seen: &mut Option<u16>,
     ) -> Result<(u16, Bytes), Failure> {
-        let mut response = request.send().await.map_err(transport_failure)?;
+        let request = request
+            .build()
+            .map_err(|e| Failure::Transport(error_chain(&e.without_url())))?;
+        let mut request = http::Request::<reqwest::Body>::try_from(request)
+            .map_err(|e| Failure::Transport(error_chain(&e.without_url())))?;
+        request
+            .headers_mut()
+            .insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        let response = self
+            .connections
+            .request(request)
+            .await
+            .map_err(|e| Failure::Transport(error_chain(&e)))?;
         let received = std::time::Instant::now();
         let status = response.status().as_u16();
         *status_seen = Some(status);
@@ -231,17 +251,20 @@ impl Transport {
             self.defer(delay.min(self.max_retry_after));
         }
         let limit = self.max_response_bytes;
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit as u64)
-        {
+        let content_length = content_length(response.headers());
+        if content_length.is_some_and(|length| length > limit as u64) {
             return Err(Failure::TooLarge);
         }
-        let capacity = response.content_length().map_or(0, |length| {
+        let capacity = content_length.map_or(0, |length| {
             usize::try_from(length).unwrap_or(limit).min(limit)
         });
         let mut body = Vec::with_capacity(capacity);
-        while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
+        let mut incoming = response.into_body();
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| Failure::Transport(error_chain(&e)))?;
+            let Ok(chunk) = frame.into_data() else {
+                continue; // trailers
+            };
             if body.len() + chunk.len() > limit {
                 return Err(Failure::TooLarge);
             }
@@ -389,18 +412,45 @@ impl Transport {
     }
 }
 
-fn transport_failure(error: reqwest::Error) -> Failure {
-    // The URL holds nothing secret, but the message is shorter without it; the source
-    // chain says what actually went wrong (refused, reset, TLS).
-    let error = error.without_url();
+const USER_AGENT_VALUE: &str = concat!("iadvize-exporter/", env!("CARGO_PKG_VERSION"));
+
+/// The client that sends every request: HTTPS (or plain HTTP, for tests and proxies)
+/// over [`QuickAckConnector`], HTTP/2 when the server offers it, idle connections kept.
+/// It never follows redirects, which would resend the form or the Bearer header
+/// somewhere unplanned.
+fn connections() -> Result<HyperClient<HttpsConnector<QuickAckConnector>, reqwest::Body>, Error> {
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| Error::InvalidRequest(format!("TLS: {e}")))?
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(QuickAckConnector::new());
+    Ok(HyperClient::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(tls))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// An error and its sources, which say what actually went wrong (refused, reset, TLS).
+fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
+    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    Failure::Transport(message)
+    message
 }
 
 /// The `Date` of an answer, in Unix ms: an IMF-fixdate (`Tue, 08 Dec 2026 01:02:03 GMT`).
