@@ -235,20 +235,53 @@ pub async fn run_with(
 }
 
 /// `iadvize-exporter check`: log in, check the schema, read one page of the last hour,
-/// and print what was found. Returns the report text.
-pub async fn check(mut config: Config) -> Result<String, AppError> {
-    let _demo = start_demo(&mut config).await?;
+/// and say what was found. Returns the report, as far as it got, and how it ended: a
+/// failure leaves the steps before it in the report, and names the one that failed.
+pub async fn check(mut config: Config) -> (String, Result<(), AppError>) {
+    let mut report = String::new();
+    let outcome = check_into(&mut config, &mut report).await;
+    (report, outcome)
+}
+
+async fn check_into(config: &mut Config, report: &mut String) -> Result<(), AppError> {
+    let _demo = start_demo(config).await?;
+    report.push_str(&format!("iAdvize URL:      {}\n", config.client.base_url));
     let observer: Arc<dyn ApiObserver> = Arc::new(NoopObserver);
     let client = Client::new(config.client.clone(), observer).map_err(AppError::Client)?;
-    let plan = client.plan().await?;
+    let failed = |report: &mut String, step: &str, error: &iadvize::Error| {
+        report.push_str(&format!("{step:<18}failed: {error}\n"));
+    };
+    if let Err(error) = client.login().await {
+        failed(report, "login:", &error);
+        return Err(error.into());
+    }
+    report.push_str("login:            ok\n");
+    let plan = match client.plan().await {
+        Ok(plan) => plan,
+        Err(error) => {
+            failed(report, "query shape:", &error);
+            return Err(error.into());
+        }
+    };
+    report.push_str(&format!("query shape:      {}\n", plan.shape.field_name()));
+    if plan.fallbacks.is_empty() {
+        report.push_str("schema:           every field the exporter reads is there\n");
+    } else {
+        report.push_str("schema fallbacks:\n");
+        for fallback in &plan.fallbacks {
+            report.push_str(&format!("  {fallback}\n"));
+        }
+    }
     // The last hour on iAdvize's clock, which its answers have just told.
     let now = client.clock().now();
     let from = now - 3_600_000;
-    let page = client.fetch_page(&plan, from, now, None).await?;
-    let mut report = String::new();
-    report.push_str(&format!("iAdvize URL:      {}\n", config.client.base_url));
-    report.push_str("login:            ok\n");
-    report.push_str(&format!("query shape:      {}\n", plan.shape.field_name()));
+    let page = match client.fetch_page(&plan, from, now, None).await {
+        Ok(page) => page,
+        Err(error) => {
+            failed(report, "last hour, page 1:", &error);
+            return Err(error.into());
+        }
+    };
     let tags = match (config.client.tags, plan.tags) {
         (false, _) => "off".to_owned(),
         (true, false) => "not offered by the schema: the tag metrics stay empty".to_owned(),
@@ -265,5 +298,5 @@ pub async fn check(mut config: Config) -> Result<String, AppError> {
     for r in &page.rejections {
         report.push_str(&format!("  rejected: {}\n", r.reason.as_label()));
     }
-    Ok(report)
+    Ok(())
 }

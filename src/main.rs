@@ -31,12 +31,15 @@ fn main() -> ExitCode {
             Command::Run(config) => {
                 logging::init(&config.log);
                 config.log_warnings();
-                app::run(*config).await.map(|()| None)
+                app::run(*config).await
             }
             Command::Check(config) => {
                 logging::init(&config.log);
                 config.log_warnings();
-                app::check(*config).await.map(Some)
+                // The report goes out as far as it got, also when a step failed.
+                let (report, outcome) = app::check(*config).await;
+                print!("{report}");
+                outcome
             }
             Command::Simulate(args) => {
                 logging::init(&LogConfig {
@@ -45,18 +48,12 @@ fn main() -> ExitCode {
                 });
                 simulator::serve_forever(*args)
                     .await
-                    .map(|()| None)
                     .map_err(app::AppError::Simulator)
             }
         }
     });
     match result {
-        Ok(report) => {
-            if let Some(report) = report {
-                print!("{report}");
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if human {
                 eprintln!("iadvize-exporter: {error}");

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::{ExporterProcess, eventually, run, start_sim, until_ok};
-use iadvize_exporter::simulator::{SimConfig, SimHandle};
+use iadvize_exporter::simulator::{Offer, SimConfig, SimHandle};
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -375,6 +375,12 @@ async fn check_reports_the_shape_and_the_page() {
             .contains("query shape:      searchClosedConversations\n"),
         "{finished}"
     );
+    assert!(
+        finished
+            .stdout
+            .contains("schema:           every field the exporter reads is there\n"),
+        "{finished}"
+    );
     assert!(finished.stdout.contains("page 1"), "{finished}");
     assert!(finished.stdout.contains("100 records"), "{finished}");
     assert!(
@@ -426,7 +432,70 @@ async fn check_with_a_wrong_password_fails_about_the_login_without_showing_it() 
     assert_eq!(finished.code(), Some(1), "{finished}");
     assert!(finished.stderr.contains("login"), "{finished}");
     assert!(!finished.output().contains(password), "{finished}");
+    // The report says how far it got, and which step failed.
+    assert!(
+        finished.stdout.starts_with(&format!(
+            "iAdvize URL:      {}/\nlogin:            failed: ",
+            url.trim_end_matches('/')
+        )),
+        "{finished}"
+    );
+    assert!(!finished.stdout.contains("query shape"), "{finished}");
     assert!(sim.stats().logins_refused_credentials >= 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_the_schema_fallbacks() {
+    // An account that offers only closedConversations, without Transaction.id.
+    let sim = start_sim(SimConfig {
+        offer: Offer::Closed,
+        transaction_id: false,
+        ..small_account("demo")
+    })
+    .await;
+    let url = sim.base_url();
+    let args = |query: &'static str| {
+        vec![
+            "check".to_owned(),
+            "--iadvize.url".to_owned(),
+            url.clone(),
+            "--iadvize.username".to_owned(),
+            "demo@example.com".to_owned(),
+            "--iadvize.query".to_owned(),
+            query.to_owned(),
+        ]
+    };
+    let finished = run(&args("auto"), &[("IADVIZE_PASSWORD", "demo")]).await;
+    assert_eq!(finished.code(), Some(0), "{finished}");
+    let out = &finished.stdout;
+    assert!(
+        out.contains("query shape:      closedConversations\n"),
+        "{finished}"
+    );
+    assert!(out.contains("schema fallbacks:\n"), "{finished}");
+    assert!(
+        out.contains("  searchClosedConversations: field Query.searchClosedConversations is missing: reading closedConversations instead\n"),
+        "{finished}"
+    );
+    assert!(
+        out.contains("  no Transaction.id: transactions are told apart by externalConversionId\n"),
+        "{finished}"
+    );
+    // The shape named on the command line is missing: the report stops at the schema.
+    let finished = run(
+        &args("searchClosedConversations"),
+        &[("IADVIZE_PASSWORD", "demo")],
+    )
+    .await;
+    assert_ne!(finished.code(), Some(0), "{finished}");
+    assert!(
+        finished
+            .stdout
+            .contains("login:            ok\nquery shape:      failed: "),
+        "{finished}"
+    );
+    assert!(!finished.stdout.contains("page 1"), "{finished}");
     sim.shutdown().await;
 }
 

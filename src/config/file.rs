@@ -225,10 +225,27 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         if is_section {
             return Ok(Key::Section(full));
         }
-        fail(
-            "unknown key: keys are the flag names without the leading --, such as poll.interval, dotted or nested",
-        )
+        match closest_key(&full) {
+            Some(known) => fail(&format!(
+                "unknown key: did you mean {known}? Keys are the flag names without the leading --, dotted or nested"
+            )),
+            None => fail(
+                "unknown key: keys are the flag names without the leading --, such as poll.interval, dotted or nested",
+            ),
+        }
     }
+}
+
+/// The setting a mistyped key most likely meant: the most similar flag name, if it is
+/// close (a letter missing, doubled or swapped, a section misspelt).
+fn closest_key(key: &str) -> Option<&'static str> {
+    FLAGS
+        .iter()
+        .filter(|f| f.name != CONFIG_FILE && f.name != "iadvize.password")
+        .map(|f| (strsim::jaro_winkler(key, f.name), f.name))
+        .filter(|(similarity, _)| *similarity >= 0.9)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
 }
 
 struct ValueSeed<'r> {

@@ -98,6 +98,15 @@ impl Client {
         &self.clock
     }
 
+    /// Log in, or check the token file's token is there: the first step of `check`.
+    pub async fn login(&self) -> Result<(), Error> {
+        self.auth
+            .token(&self.transport)
+            .await
+            .map(|_| ())
+            .map_err(|error| self.transport.redact_error(error))
+    }
+
     /// Log in (if needed) and decide the query: introspection for Auto, validation for Fixed.
     pub async fn plan(&self) -> Result<QueryPlan, Error> {
         let body = serde_json::json!({ "query": schema::introspection_query() });
@@ -115,7 +124,12 @@ impl Client {
                 QueryChoice::Fixed(shape),
             ) => {
                 warn!(%error, query = shape.field_name(), "cannot read the iAdvize schema; using the documented query");
-                schema::fixed_plan(shape, tags)
+                let mut plan = schema::fixed_plan(shape, tags);
+                plan.fallbacks.push(format!(
+                    "the schema cannot be read ({error}): the documented {} query is used unchecked",
+                    shape.field_name()
+                ));
+                plan
             }
             (result, _) => result?,
         };
@@ -1175,9 +1189,18 @@ mod tests {
         let mut config = fake.config();
         config.query = QueryChoice::Fixed(QueryShape::ClosedConversations);
         let (client, _) = new_client(config);
+        let plan = client.plan().await.unwrap();
+        let fixed = schema::fixed_plan(QueryShape::ClosedConversations, false);
         assert_eq!(
-            client.plan().await.unwrap(),
-            schema::fixed_plan(QueryShape::ClosedConversations, false)
+            (plan.shape, &plan.query, plan.tags),
+            (fixed.shape, &fixed.query, fixed.tags)
+        );
+        // `check` says the query is used unchecked.
+        assert_eq!(plan.fallbacks.len(), 1);
+        assert!(
+            plan.fallbacks[0].contains("used unchecked"),
+            "{:?}",
+            plan.fallbacks
         );
         let mut config = fake.config();
         config.query = QueryChoice::Auto;

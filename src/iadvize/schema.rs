@@ -19,6 +19,9 @@ pub struct QueryPlan {
     pub query: String,
     /// Whether the query asks for `tags { name }`.
     pub tags: bool,
+    /// What the account's schema made the exporter do without, and what it does
+    /// instead, for `check` to say.
+    pub fallbacks: Vec<String>,
 }
 
 /// The query as documented, for when the schema cannot be asked; with `tags`, it asks
@@ -32,6 +35,7 @@ pub fn fixed_plan(shape: QueryShape, tags: bool) -> QueryPlan {
         shape,
         query: build_query(shape, &options),
         tags,
+        fallbacks: Vec::new(),
     }
 }
 
@@ -82,6 +86,7 @@ pub fn plan_from_introspection(
             shape,
             query: build_query(shape, &options),
             tags: options.tags,
+            fallbacks: options.fallbacks(),
         })
     };
     match choice {
@@ -98,7 +103,15 @@ pub fn plan_from_introspection(
             let mut all_problems = Vec::new();
             for shape in shapes {
                 match check(shape) {
-                    Ok(plan) => return Ok(plan),
+                    Ok(mut plan) => {
+                        for problem in &all_problems {
+                            plan.fallbacks.insert(
+                                0,
+                                format!("{problem}: reading {} instead", shape.field_name()),
+                            );
+                        }
+                        return Ok(plan);
+                    }
                     Err(problems) => all_problems.push(format!(
                         "{}: {}",
                         shape.field_name(),
@@ -127,6 +140,32 @@ struct QueryOptions {
 }
 
 impl QueryOptions {
+    /// The optional fields left out, each with what is done without it.
+    fn fallbacks(&self) -> Vec<String> {
+        [
+            (
+                self.channel,
+                "no Conversation.channel: every conversation has channel unknown",
+            ),
+            (
+                self.duration,
+                "no Conversation.duration: durations are closedAt - createdAt",
+            ),
+            (
+                self.project_name,
+                "no Project.name: iadvize_project_info shows empty names",
+            ),
+            (
+                self.transaction_id,
+                "no Transaction.id: transactions are told apart by externalConversionId",
+            ),
+        ]
+        .into_iter()
+        .filter(|(offered, _)| !offered)
+        .map(|(_, note)| note.to_owned())
+        .collect()
+    }
+
     fn documented() -> Self {
         QueryOptions {
             channel: true,
@@ -860,9 +899,15 @@ type Transaction {
     #[test]
     fn auto_picks_the_shape_the_schema_offers() {
         let only_closed = SPEC_SDL.replace("searchClosedConversations(", "somethingElse(");
+        // The fallback to the other shape is said, for `check`.
         assert_eq!(
             plan(&only_closed, QueryChoice::Auto).unwrap(),
-            fixed_plan(CLOSED, false)
+            QueryPlan {
+                fallbacks: vec![
+                    "searchClosedConversations: field Query.searchClosedConversations is missing: reading closedConversations instead".to_owned()
+                ],
+                ..fixed_plan(CLOSED, false)
+            }
         );
         let only_search = SPEC_SDL.replace("closedConversations(", "somethingElse(");
         assert_eq!(
@@ -888,7 +933,12 @@ type Transaction {
         assert_ne!(scalar_project_ids, SPEC_SDL);
         assert_eq!(
             plan(&scalar_project_ids, QueryChoice::Auto).unwrap(),
-            fixed_plan(CLOSED, false)
+            QueryPlan {
+                fallbacks: vec![
+                    "searchClosedConversations: input field SearchClosedConversationsFilters.projectIds is Int, expected a list of integers: reading closedConversations instead".to_owned()
+                ],
+                ..fixed_plan(CLOSED, false)
+            }
         );
         let message = schema_error(&scalar_project_ids, QueryChoice::Fixed(SEARCH));
         assert!(
@@ -906,6 +956,10 @@ type Transaction {
         assert!(
             plan.query
                 .contains("transactions { amount currency externalConversionId }")
+        );
+        assert_eq!(
+            plan.fallbacks,
+            ["no Transaction.id: transactions are told apart by externalConversionId"]
         );
         async_graphql::parser::parse_query(&plan.query).unwrap();
 

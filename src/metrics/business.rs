@@ -143,7 +143,11 @@ fn encode_duration_summary(s: &Snapshot, out: &mut String) -> std::fmt::Result {
         for (q, value) in WINDOW_QUANTILES.iter().zip(quantiles) {
             writeln!(out, "{name}{{{labels},quantile=\"{q}\"}} {}", float(value))?;
         }
-        writeln!(out, "{name}_sum{{{labels}}} {}", float(series.duration_sum))?;
+        writeln!(
+            out,
+            "{name}_sum{{{labels}}} {}",
+            float(tidy_sum(series.duration_sum))
+        )?;
         writeln!(out, "{name}_count{{{labels}}} {}", series.duration_count)?;
     }
     Ok(())
@@ -234,6 +238,19 @@ pub(super) fn escape_label_value(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A sum of amounts or durations to the millionth: adding decimal amounts in binary leaves
+/// noise in the last digits (`1876.9199999999997` for `1876.92`), which would reach
+/// every dashboard. Rounding is monotonic, so a counter's sum never goes back; no amount
+/// or duration is meaningful below a millionth.
+pub(super) fn tidy_sum(v: f64) -> f64 {
+    let scaled = v * 1e6;
+    if scaled.is_finite() && scaled.abs() < 9e15 {
+        scaled.round() / 1e6
+    } else {
+        v
+    }
+}
+
 /// A float as the exposition formats write it (`1.0`, `+Inf`, `NaN`).
 fn float(v: f64) -> String {
     if v.is_nan() {
@@ -273,7 +290,7 @@ impl EncodeMetric for FixedHistogram<'_> {
             .zip(self.data.counts.iter().copied())
             .collect();
         encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-            self.data.sum,
+            tidy_sum(self.data.sum),
             self.data.count,
             &buckets,
             None,
@@ -508,7 +525,7 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
             MetricType::Gauge,
             w.revenue
                 .iter()
-                .map(|(k, v)| (amount_labels(s, k), ConstGauge::new(*v))),
+                .map(|(k, v)| (amount_labels(s, k), ConstGauge::new(tidy_sum(*v)))),
         )?;
         family(
             e,

@@ -35,7 +35,7 @@ pub(super) fn write<K: Ord>(out: &mut String, family: &Family<'_, K>) -> std::fm
         writeln!(
             out,
             "{name}_sum{{{labels}}} {}",
-            number.format(histogram.sum)
+            number.format(super::business::tidy_sum(histogram.sum))
         )?;
         writeln!(out, "{name}_count{{{labels}}} {}", histogram.count)?;
         let slots = family.exemplars.get(key);

@@ -325,6 +325,72 @@ mod tests {
     }
 
     #[test]
+    fn revenue_and_duration_sums_carry_no_float_noise() {
+        let mut ledger = Ledger::new(
+            LedgerConfig {
+                window_ms: 3_600_000,
+                duration_bounds: vec![60.0],
+                amount_bounds: vec![50.0],
+                max_channels: 32,
+                max_currencies: 16,
+                tags: crate::labels::TagFilter::Off,
+                max_tags: 50,
+            },
+            START,
+        );
+        // 0.1 + 0.2 and 0.1 + 0.2 + 19.99 + 876.91 are not what binary floats add up to.
+        let conversation =
+            |id: &str, at: i64, duration: f64, amounts: &[(&str, f64)]| Conversation {
+                id: Id128::of(id),
+                id_text: Some(id.into()),
+                project_id: 1001,
+                channel: 0,
+                closed_at: START + at,
+                duration_seconds: Some(duration),
+                csat: None,
+                nps: None,
+                tags: Vec::new(),
+                transactions: amounts
+                    .iter()
+                    .map(|(key, amount)| Transaction {
+                        key: Id128::of(key),
+                        amount: *amount,
+                        currency: Currency(*b"EUR"),
+                    })
+                    .collect(),
+            };
+        assert_ne!(0.1 + 0.2, 0.3);
+        assert_ne!(0.1 + 0.2 + 19.99 + 876.91, 897.2);
+        let page = Page {
+            conversations: vec![
+                conversation("a", 1_000, 0.1, &[("t1", 0.1), ("t2", 0.2)]),
+                conversation("b", 2_000, 0.2, &[("t3", 19.99), ("t4", 876.91)]),
+            ],
+            channels: vec!["CHAT".into()],
+            records: 2,
+            ..Page::default()
+        };
+        ledger.apply(&[page], START + 3_000);
+        let metrics = Metrics::new();
+        metrics.publish(ledger.snapshot(START + 3_000));
+        for format in [Format::Text, Format::OpenMetrics] {
+            let body = metrics.encode(format).unwrap();
+            for (name, sum) in [
+                ("iadvize_transaction_amount_sum", "897.2"),
+                ("iadvize_window_transaction_amount", "897.2"),
+                ("iadvize_conversation_duration_seconds_sum", "0.3"),
+                ("iadvize_window_conversation_duration_seconds_sum", "0.3"),
+            ] {
+                let line = body
+                    .lines()
+                    .find(|l| l.starts_with(&format!("{name}{{")))
+                    .unwrap_or_else(|| panic!("no {name} in {body}"));
+                assert!(line.ends_with(&format!(" {sum}")), "{format:?}: {line}");
+            }
+        }
+    }
+
+    #[test]
     fn openmetrics_histograms_are_prometheus_clients_plus_exemplars() {
         let snapshot = Arc::new(fixed_snapshot());
         let theirs = histogram_families(&business::openmetrics_by_prometheus_client(

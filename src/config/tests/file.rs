@@ -73,6 +73,29 @@ fn unknown_yaml_key_names_file_key_and_line() {
     assert!(message.contains(file.path()), "{message}");
     assert!(message.contains("line 3"), "{message}");
     assert!(message.contains("poll.intervall"), "{message}");
+    assert!(message.contains("did you mean poll.interval?"), "{message}");
+}
+
+#[test]
+fn a_mistyped_key_gets_the_setting_it_most_likely_meant() {
+    for (yaml, meant) in [
+        ("metrics:\n  windw: 2h\n", "metrics.window"),
+        ("iadvize.usrname: someone\n", "iadvize.username"),
+        ("pol.revisit-horizon: 24h\n", "poll.revisit-horizon"),
+        ("state.fille: /tmp/x\n", "state.file"),
+    ] {
+        let (err, _file) = file_error(yaml);
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("did you mean {meant}?")),
+            "{yaml:?}: {message}"
+        );
+    }
+    // Nothing close: no guess, the general rule.
+    let (err, _file) = file_error("colour: blue\n");
+    let message = err.to_string();
+    assert!(!message.contains("did you mean"), "{message}");
+    assert!(message.contains("such as poll.interval"), "{message}");
 }
 
 #[test]
