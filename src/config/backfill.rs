@@ -165,3 +165,61 @@ fn check_label_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2026-12-01T00:00:00Z
+    const NOW: UnixMillis = 1_796_083_200_000;
+
+    fn flags(from: &str, to: Option<&str>) -> BackfillFlags {
+        BackfillFlags {
+            from: from.to_owned(),
+            to: to.map(str::to_owned),
+            step: DEFAULT_STEP.to_owned(),
+            output: "-".to_owned(),
+            labels: vec!["job=iadvize".to_owned(), "instance=a:9834".to_owned()],
+        }
+    }
+
+    fn refused_flag(result: Result<Backfill, ConfigError>) -> &'static str {
+        match result {
+            Err(ConfigError::Invalid {
+                place: Place::Flag(flag),
+                ..
+            }) => flag,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn times_are_rfc3339_or_a_duration_before_now() {
+        let b = flags("30d", None).validate(NOW).unwrap();
+        assert_eq!(b.from, NOW - 30 * 86_400_000);
+        assert_eq!(b.to, NOW);
+        let b = flags("2026-11-01T00:00:00Z", Some("2026-11-02T12:00:00+02:00"))
+            .validate(NOW)
+            .unwrap();
+        assert_eq!(b.from, 1_793_491_200_000);
+        assert_eq!(b.to, 1_793_491_200_000 + 34 * 3_600_000);
+        assert_eq!(b.step, Duration::from_secs(300));
+        assert_eq!(b.output, Output::Stdout);
+        // Sorted, as the exporter's target labels are.
+        assert_eq!(b.labels[0], ("instance".to_owned(), "a:9834".to_owned()));
+    }
+
+    #[test]
+    fn a_range_that_is_empty_or_in_the_future_is_refused() {
+        assert_eq!(refused_flag(flags("1h", Some("2h")).validate(NOW)), "from");
+        assert_eq!(refused_flag(flags("1h", Some("1h")).validate(NOW)), "from");
+        assert_eq!(
+            refused_flag(flags("2026-12-02T00:00:00Z", None).validate(NOW)),
+            "from"
+        );
+        assert_eq!(
+            refused_flag(flags("1h", Some("2026-12-01T00:00:01Z")).validate(NOW)),
+            "to"
+        );
+    }
+}
