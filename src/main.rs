@@ -42,13 +42,16 @@ fn main() -> ExitCode {
                 logging::init(&config.log);
                 config.log_warnings();
                 // Standard output may be the history itself: the summary goes to stderr.
-                backfill::run(*config, *args)
-                    .await
-                    .map(|summary| {
-                        eprint!("{summary}");
-                        None
-                    })
-                    .map_err(app::AppError::Backfill)
+                // A stop drops the run, whose files are removed as it unwinds.
+                let run = tokio::select! {
+                    run = backfill::run(*config, *args) => run,
+                    () = app::termination_signal() => Err(backfill::BackfillError::Interrupted),
+                };
+                run.map(|summary| {
+                    eprint!("{summary}");
+                    None
+                })
+                .map_err(app::AppError::Backfill)
             }
             Command::Simulate(args) => {
                 logging::init(&LogConfig {

@@ -517,3 +517,45 @@ async fn the_demo_account_backfills_to_standard_output() {
     assert!((4..=5).contains(&times.len()), "{times:?}");
     assert!(done.stderr.contains("backfill done"), "{done}");
 }
+
+#[tokio::test]
+async fn a_stopped_backfill_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("h.om");
+    let state = dir.path().join("state.bin");
+    let process = Process::spawn(
+        common::BIN,
+        &[
+            "backfill",
+            "--demo",
+            "--from",
+            "30d",
+            "--output",
+            out.to_str().unwrap(),
+            "--state.file",
+            state.to_str().unwrap(),
+        ],
+        &[],
+    );
+    eventually(Duration::from_secs(60), "the backfill is under way", || {
+        let log = process.stderr_so_far();
+        async move {
+            if log.contains("backfill progress") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
+    process.terminate();
+    let done = process.wait(Duration::from_secs(30)).await;
+    assert_eq!(done.code(), Some(1), "{done}");
+    assert!(done.stderr.contains("interrupted"), "{done}");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // The state file's lock is the only file (as the exporter leaves it).
+    assert_eq!(left, vec!["state.bin.lock".to_owned()], "{done}");
+}

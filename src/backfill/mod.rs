@@ -61,6 +61,8 @@ pub enum BackfillError {
     Client(#[source] iadvize::Error),
     #[error("{0}; nothing was written: run the backfill again, it starts over from --from")]
     Iadvize(#[source] iadvize::Error),
+    #[error("interrupted; nothing was written: run the backfill again, it starts over from --from")]
+    Interrupted,
 }
 
 impl BackfillError {
@@ -132,7 +134,7 @@ impl std::fmt::Display for Summary {
         if let Output::File(path) = &self.output {
             writeln!(
                 f,
-                "  load it: promtool tsdb create-blocks-from openmetrics {} <prometheus data dir>",
+                "  load it: promtool tsdb create-blocks-from openmetrics --max-block-duration=168h {} <prometheus data dir>",
                 path.display()
             )?;
         }
