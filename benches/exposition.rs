@@ -27,10 +27,10 @@ mod support;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use iadvize_exporter::config::MetricsConfig;
-use iadvize_exporter::iadvize::{ApiObserver, Endpoint, InvalidReason, Page, RetryReason};
+use iadvize_exporter::iadvize::{ApiObserver, Endpoint, Id128, InvalidReason, Page, RetryReason};
 use iadvize_exporter::ledger::{
-    AmountKey, CSAT_BOUNDS, Histogram, Ledger, NPS_BOUNDS, SeriesKey, Snapshot, Totals, Window,
-    WindowSeries,
+    AmountKey, CSAT_BOUNDS, ConversationId, Exemplar, Exemplars, Histogram, Ledger, NPS_BOUNDS,
+    SeriesKey, Slots, Snapshot, Totals, Window, WindowSeries,
 };
 use iadvize_exporter::metrics::{Format, Metrics};
 use iadvize_exporter::web::{WebSecurity, WebState};
@@ -121,11 +121,30 @@ fn histogram(bounds_len: usize, seed: usize, scale: f64) -> Histogram {
     }
 }
 
+/// An exemplar in every bucket (the worst case: each has counted something), with
+/// UUID ids as iAdvize sends them.
+fn slots(buckets: usize, i: usize) -> Slots {
+    (0..buckets)
+        .map(|b| {
+            let n = (i * 31 + b) as u64;
+            Some(Exemplar {
+                conversation: ConversationId::Uuid(Id128::of(&format!(
+                    "{:08x}-0000-4000-8000-{:012x}",
+                    n, n
+                ))),
+                value: b as f64 + 0.5,
+                counted_at: 1_700_000_000_000 + n as i64,
+            })
+        })
+        .collect()
+}
+
 /// Every series filled: all channels of all projects had conversations, answers and
 /// sales in every currency, both in total and within the window.
 fn snapshot(size: Size) -> Snapshot {
     let defaults = MetricsConfig::default();
     let mut totals = Totals::default();
+    let mut exemplars = Exemplars::default();
     let mut window = Window::default();
     let mut i = 0;
     for p in 0..size.projects {
@@ -146,6 +165,15 @@ fn snapshot(size: Size) -> Snapshot {
             totals
                 .nps
                 .insert(key, histogram(NPS_BOUNDS.len(), i + 2, 8.0));
+            exemplars
+                .duration
+                .insert(key, slots(defaults.duration_buckets.len() + 1, i));
+            exemplars
+                .csat
+                .insert(key, slots(CSAT_BOUNDS.len() + 1, i + 1));
+            exemplars
+                .nps
+                .insert(key, slots(NPS_BOUNDS.len() + 1, i + 2));
             totals.conversions.insert(key, spread(i + 3, 5_000));
             let csat_responses = 1 + spread(i + 4, 300);
             let nps_responses = 1 + spread(i + 5, 300);
@@ -174,6 +202,10 @@ fn snapshot(size: Size) -> Snapshot {
                     series: key,
                     currency: currency as u16,
                 };
+                exemplars.amount.insert(
+                    amount_key,
+                    slots(defaults.amount_buckets.len() + 1, i * 7 + currency),
+                );
                 totals.transactions.insert(
                     amount_key,
                     histogram(defaults.amount_buckets.len(), i * 7 + currency, 123.45),
@@ -194,6 +226,7 @@ fn snapshot(size: Size) -> Snapshot {
         .collect::<BTreeMap<_, _>>();
     Snapshot {
         totals,
+        exemplars,
         window,
         window_seconds: 3600.0,
         channels: CHANNELS[..size.channels]

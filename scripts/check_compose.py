@@ -170,6 +170,18 @@ def check_grafana():
                 continue  # Grafana's built-in annotations.
             assert uid == "${datasource}" or uid in provisioned, f"{path.name}: data source {kind} {uid}"
 
+    # Exemplars link to their conversation through the overview's conversation_url
+    # variable. Provisioning reads $NAME and ${NAME} as environment variables, $$ as a $:
+    # what Grafana keeps must be the dashboard's variable, then the exemplar's value.
+    links = defaults[0]["jsonData"]["exemplarTraceIdDestinations"]
+    assert [link["name"] for link in links] == ["conversation_id"], links
+    assert links[0]["url"] == "$${conversation_url}$${__value.raw}", links[0]["url"]
+    overview = json.loads((folder / "iadvize-overview.json").read_text())
+    variables = {v["name"]: v for v in overview["templating"]["list"]}
+    assert variables["conversation_url"]["type"] == "textbox", variables.get("conversation_url")
+    exemplar_panels = [p["title"] for p in overview["panels"] if any(t.get("exemplar") for t in p.get("targets", []))]
+    assert exemplar_panels, "no overview panel asks for exemplars"
+
 
 def datasource_refs(node):
     if isinstance(node, dict):

@@ -56,6 +56,34 @@ def bucket_rate(metric, bound):
     return f"max without (instance, pod, le) (rate({metric}{{{selector}}}[$__rate_interval]))"
 
 
+# Tags carry project_id and tag, no channel: the channel filter cannot apply to them.
+TAGS = 'job=~"$job", instance=~"$instance", project_id=~"$project_id"'
+
+NAMES_NOTE = (
+    " Projects are shown by name (iadvize_project_info); one whose name is null, or not "
+    "known yet after a restart, by its id."
+)
+
+
+def project_names():
+    """One series per project id, holding its name. topk keeps a single one when two
+    replicas disagree during a rename, so that the join below never finds two."""
+    return (
+        'topk by (project_id) (1, iadvize_project_info{job=~"$job", instance=~"$instance", '
+        'project_id=~"$project_id", project_name!=""})'
+    )
+
+
+def named(expr):
+    """expr (one series per project_id) with a project_name label to put in legends: the
+    project's name, or its id when iAdvize sent no name or the exporter has not read it
+    yet (names are not in the state file), so that no project drops out of a panel."""
+    return (
+        f"({expr}) * on (project_id) group_left (project_name) {project_names()}"
+        f' or on (project_id) label_replace({expr}, "project_name", "$1", "project_id", "(.*)")'
+    )
+
+
 class Layout:
     """Hands out panel ids and grid positions, row after row."""
 
@@ -101,20 +129,23 @@ class Layout:
         self.panels.append(panel)
 
 
-def targets(queries, instant=False):
+def targets(queries, instant=False, exemplar=False):
+    """Panel queries. With exemplar, the first one also asks Prometheus for the exemplars
+    of the series it reads (one query is enough: the others read the same buckets)."""
     out = []
     for i, (expr, legend) in enumerate(queries):
-        out.append(
-            {
-                "datasource": DS,
-                "editorMode": "code",
-                "expr": expr,
-                "legendFormat": legend,
-                "range": not instant,
-                "instant": instant,
-                "refId": chr(ord("A") + i),
-            }
-        )
+        target = {
+            "datasource": DS,
+            "editorMode": "code",
+            "expr": expr,
+            "legendFormat": legend,
+            "range": not instant,
+            "instant": instant,
+            "refId": chr(ord("A") + i),
+        }
+        if exemplar and i == 0:
+            target["exemplar"] = True
+        out.append(target)
     return out
 
 
@@ -126,7 +157,9 @@ def steps(*pairs):
     return {"mode": "absolute", "steps": out}
 
 
-def timeseries(title, description, queries, unit="short", stacking="none", minimum=None, maximum=None):
+def timeseries(
+    title, description, queries, unit="short", stacking="none", minimum=None, maximum=None, exemplar=False
+):
     defaults = {
         "unit": unit,
         "color": {"mode": "palette-classic"},
@@ -149,7 +182,7 @@ def timeseries(title, description, queries, unit="short", stacking="none", minim
         "title": title,
         "description": description,
         "datasource": DS,
-        "targets": targets(queries),
+        "targets": targets(queries, exemplar=exemplar),
         "fieldConfig": {"defaults": defaults, "overrides": []},
         "options": {
             "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
@@ -209,7 +242,32 @@ def table(title, description, queries):
     }
 
 
-def query_variable(name, label, query, multi=True):
+def bargauge(title, description, queries, unit="short", decimals=None):
+    defaults = {"unit": unit, "color": {"mode": "continuous-BlPu"}, "thresholds": steps("blue"), "min": 0}
+    if decimals is not None:
+        defaults["decimals"] = decimals
+    return {
+        "type": "bargauge",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": targets(queries, instant=True),
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "orientation": "horizontal",
+            "displayMode": "gradient",
+            "showUnfilled": True,
+            "valueMode": "color",
+            "namePlacement": "auto",
+            "sizing": "auto",
+            "minVizHeight": 16,
+            "maxVizHeight": 300,
+        },
+    }
+
+
+def query_variable(name, label, query, multi=True, regex=""):
     return {
         "type": "query",
         "name": name,
@@ -225,8 +283,22 @@ def query_variable(name, label, query, multi=True):
         "current": {},
         "options": [],
         "hide": 0,
-        "regex": "",
+        "regex": regex,
     }
+
+
+# The project variable shows names and filters by id. Grafana writes each series of a
+# query_result as `{project_id="1",project_name="Shop"} 1 1700000000000`, labels in the
+# order Prometheus sends them (sorted by name), nothing escaped: the name runs to the last
+# `"}`, so a quote in it survives. A project without a name (null, or not read since a
+# restart) has no project_name there and Grafana shows its id, as it does for an empty
+# text group.
+PROJECT_OPTIONS = (
+    'query_result(group by (project_id, project_name) (iadvize_project_info{job=~"$job"}) '
+    'or on (project_id) group by (project_id) '
+    '({__name__=~"iadvize_conversations_closed_total|iadvize_window_conversations", job=~"$job"}))'
+)
+PROJECT_REGEX = '/^\\{project_id="(?<value>[^"]*)"(,project_name="(?<text>.*)")?\\} /'
 
 
 def variables(business):
@@ -246,10 +318,10 @@ def variables(business):
         query_variable("instance", "Instance", 'label_values(iadvize_exporter_build_info{job=~"$job"}, instance)'),
     ]
     if business:
-        # The counters appear with a project's first conversation since the start, the
-        # window gauges at once: offer the labels of either.
-        either = '{__name__=~"iadvize_conversations_closed_total|iadvize_window_conversations", job=~"$job"}'
-        out.append(query_variable("project_id", "Project", f"label_values({either}, project_id)"))
+        # Projects named by iadvize_project_info, and the others by id: the counters
+        # appear with a project's first conversation since the start, the window gauges
+        # at once.
+        out.append(query_variable("project_id", "Project", PROJECT_OPTIONS, regex=PROJECT_REGEX))
         out.append(
             query_variable(
                 "channel",
@@ -257,6 +329,24 @@ def variables(business):
                 'label_values({__name__=~"iadvize_conversations_closed_total|iadvize_window_conversations", '
                 'job=~"$job", project_id=~"$project_id"}, channel)',
             )
+        )
+    if business:
+        # The exemplars' link to a conversation: the data source's exemplar link is
+        # `${conversation_url}${__value.raw}` (README, "Grafana dashboards"); the console's
+        # address is the user's to set.
+        out.append(
+            {
+                "type": "textbox",
+                "name": "conversation_url",
+                "label": "Conversation link prefix",
+                "description": "Prefix of the link from an exemplar to its conversation, "
+                "followed by the conversation's id (e.g. your iAdvize console's conversation "
+                "address). Empty: the link is the bare id.",
+                "query": "",
+                "current": {"text": "", "value": ""},
+                "options": [],
+                "hide": 0,
+            }
         )
     return {"list": out}
 
@@ -326,6 +416,8 @@ def overview():
         " The window gauges are recomputed after every poll from the conversations closed "
         "within the window, late survey answers and transactions included. " + REPLICAS
     )
+    # First line: the headline figures, by iAdvize's definitions; second: the other
+    # definitions and the counts behind them.
     lay.add(
         stat(
             "Conversations",
@@ -339,28 +431,45 @@ def overview():
     )
     lay.add(
         stat(
-            "CSAT average",
-            "Mean CSAT answer (1 to 5) in the window, weighted by each channel's answers. "
-            "Red below 3.5 (the alert's default threshold), yellow below 4." + window_note,
+            "CSAT",
+            "iAdvize's CSAT: the share of the window's CSAT answers that are 4 or 5 "
+            "(iadvize_window_csat_satisfied over iadvize_window_csat_responses), as iAdvize's "
+            "reports compute it. Red below 60% (the alert's default threshold), yellow below "
+            "80%." + window_note,
             [
-                (weighted("iadvize_window_csat_average", "iadvize_window_csat_responses"), "CSAT")
+                (
+                    f"{window_sum('iadvize_window_csat_satisfied')} / {window_sum('iadvize_window_csat_responses')}",
+                    "CSAT",
+                )
             ],
-            thresholds=steps("red", (3.5, "yellow"), (4, "green")),
-            decimals=2,
-            minimum=1,
-            maximum=5,
+            unit="percentunit",
+            thresholds=steps("red", (0.6, "yellow"), (0.8, "green")),
+            decimals=1,
+            minimum=0,
+            maximum=1,
         ),
         4,
         5,
     )
     lay.add(
         stat(
-            "CSAT answers",
-            "Answered CSAT questions in the window." + window_note,
-            [(window_sum("iadvize_window_csat_responses"), "answers")],
-            decimals=0,
+            "Conversion rate",
+            "iAdvize's conversion rate: the window's transactions over its closed "
+            "conversations (iadvize_window_transactions over iadvize_window_conversations), as "
+            "iAdvize's Sales activity report computes it; a conversation with two orders counts "
+            "twice, so it can pass 100%. Red below 2%, yellow below 5%." + window_note,
+            [
+                (
+                    f"({window_sum('iadvize_window_transactions')} or 0 * {window_sum('iadvize_window_conversations')})"
+                    f" / {window_sum('iadvize_window_conversations')}",
+                    "conversion rate",
+                )
+            ],
+            unit="percentunit",
+            thresholds=steps("red", (0.02, "yellow"), (0.05, "green")),
+            decimals=1,
         ),
-        3,
+        4,
         5,
     )
     lay.add(
@@ -376,35 +485,7 @@ def overview():
             minimum=-100,
             maximum=100,
         ),
-        3,
-        5,
-    )
-    lay.add(
-        stat(
-            "NPS answers",
-            "Answered NPS questions in the window." + window_note,
-            [(window_sum("iadvize_window_nps_responses"), "answers")],
-            decimals=0,
-        ),
-        3,
-        5,
-    )
-    lay.add(
-        stat(
-            "Conversion rate",
-            "Share of the window's conversations with at least one transaction. Red below "
-            "2%, yellow below 5%." + window_note,
-            [
-                (
-                    f"{window_sum('iadvize_window_conversions')} / {window_sum('iadvize_window_conversations')}",
-                    "conversion",
-                )
-            ],
-            unit="percentunit",
-            thresholds=steps("red", (0.02, "yellow"), (0.05, "green")),
-            decimals=1,
-        ),
-        3,
+        4,
         5,
     )
     lay.add(
@@ -420,24 +501,6 @@ def overview():
             decimals=0,
         ),
         4,
-        5,
-    )
-    lay.add(
-        stat(
-            "Duration quantiles, longest channel",
-            "Nearest-rank duration quantiles over the window. A quantile cannot be added "
-            "across channels: each shows the channel where it is longest. Yellow from 30 "
-            "minutes, red from an hour." + window_note,
-            [
-                (
-                    f"max by (quantile) ({dedup('iadvize_window_conversation_duration_seconds{' + BIZ + '}')})",
-                    "p{{quantile}}",
-                )
-            ],
-            unit="s",
-            thresholds=steps("green", (1800, "yellow"), (3600, "red")),
-        ),
-        8,
         5,
     )
     lay.add(
@@ -458,7 +521,89 @@ def overview():
         4,
         5,
     )
+    lay.add(
+        stat(
+            "CSAT average",
+            "Mean CSAT answer (1 to 5) in the window, weighted by each channel's answers: "
+            "not iAdvize's CSAT (the share of 4 and 5, beside), but what IadvizeCsatDrop's "
+            "average rule judges. Red below 3.5 (that rule's default threshold), yellow "
+            "below 4." + window_note,
+            [
+                (weighted("iadvize_window_csat_average", "iadvize_window_csat_responses"), "CSAT average")
+            ],
+            thresholds=steps("red", (3.5, "yellow"), (4, "green")),
+            decimals=2,
+            minimum=1,
+            maximum=5,
+        ),
+        3,
+        4,
+    )
+    lay.add(
+        stat(
+            "CSAT answers",
+            "Answered CSAT questions in the window." + window_note,
+            [(window_sum("iadvize_window_csat_responses"), "answers")],
+            decimals=0,
+        ),
+        3,
+        4,
+    )
+    lay.add(
+        stat(
+            "Converted conversations",
+            "Share of the window's conversations with at least one transaction "
+            "(iadvize_window_conversions over iadvize_window_conversations): at most 100%, "
+            "unlike iAdvize's conversion rate beside." + window_note,
+            [
+                (
+                    f"{window_sum('iadvize_window_conversions')} / {window_sum('iadvize_window_conversations')}",
+                    "converted",
+                )
+            ],
+            unit="percentunit",
+            decimals=1,
+            minimum=0,
+            maximum=1,
+        ),
+        3,
+        4,
+    )
+    lay.add(
+        stat(
+            "NPS answers",
+            "Answered NPS questions in the window." + window_note,
+            [(window_sum("iadvize_window_nps_responses"), "answers")],
+            decimals=0,
+        ),
+        3,
+        4,
+    )
+    lay.add(
+        stat(
+            "Duration quantiles, longest channel",
+            "Nearest-rank duration quantiles over the window. A quantile cannot be added "
+            "across channels: each shows the channel where it is longest. Yellow from 30 "
+            "minutes, red from an hour." + window_note,
+            [
+                (
+                    f"max by (quantile) ({dedup('iadvize_window_conversation_duration_seconds{' + BIZ + '}')})",
+                    "p{{quantile}}",
+                )
+            ],
+            unit="s",
+            thresholds=steps("green", (1800, "yellow"), (3600, "red")),
+        ),
+        12,
+        4,
+    )
 
+    exemplar_note = (
+        " The dots are exemplars (Prometheus needs --enable-feature=exemplar-storage and an "
+        "OpenMetrics scrape): the latest conversation counted into each bucket, at its "
+        "value; hover one for its conversation_id and the link to it (the "
+        "conversation_url variable, README)."
+    )
     lay.row("Conversations")
     lay.add(
         timeseries(
@@ -473,8 +618,13 @@ def overview():
     lay.add(
         timeseries(
             "Conversations closed per hour, by project",
-            "Hourly rate of closed conversations, by project. " + REPLICAS,
-            [(f"3600 * sum by (project_id) ({rate('iadvize_conversations_closed_total')})", "project {{project_id}}")],
+            "Hourly rate of closed conversations, by project." + NAMES_NOTE + " " + REPLICAS,
+            [
+                (
+                    named(f"3600 * sum by (project_id) ({rate('iadvize_conversations_closed_total')})"),
+                    "{{project_name}}",
+                )
+            ],
             stacking="normal",
         ),
         12,
@@ -484,7 +634,8 @@ def overview():
         timeseries(
             "Conversation duration p50 / p90 / p99",
             "Quantiles of iadvize_conversation_duration_seconds, estimated from the histogram "
-            "buckets (so only as fine as the buckets). " + REPLICAS,
+            "buckets (so only as fine as the buckets, up to 14 days for offsite conversations, "
+            "which iAdvize closes after 7 days of inactivity)." + exemplar_note + " " + REPLICAS,
             [
                 (
                     f"histogram_quantile({q}, sum by (le) ({rate('iadvize_conversation_duration_seconds_bucket')}))",
@@ -493,6 +644,7 @@ def overview():
                 for q in (0.5, 0.9, 0.99)
             ],
             unit="s",
+            exemplar=True,
         ),
         24,
         8,
@@ -503,29 +655,38 @@ def overview():
     csat_count = f"sum by (project_id) ({rate('iadvize_csat_score_count')})"
     lay.add(
         timeseries(
-            "CSAT average, by project",
-            "Mean CSAT answer (1 to 5) of the answers counted in each interval. " + REPLICAS,
-            [(f"{csat_sum} / {csat_count}", "project {{project_id}}")],
-            minimum=1,
-            maximum=5,
+            "CSAT (share of answers 4-5), by project",
+            "iAdvize's CSAT: the share of CSAT answers that are 4 or 5, everything above the "
+            "le=\"3\" bucket, of the answers counted in each interval." + NAMES_NOTE + " " + REPLICAS,
+            [
+                (
+                    named(f"1 - sum by (project_id) ({bucket_rate('iadvize_csat_score_bucket', 3)}) / {csat_count}"),
+                    "{{project_name}}",
+                )
+            ],
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
         ),
         12,
         8,
     )
     lay.add(
         timeseries(
-            "CSAT satisfied share (answers 4-5), by project",
-            "Share of CSAT answers that are 4 or 5: everything above the le=\"3\" bucket. "
-            + REPLICAS,
+            "CSAT average and answers, by project",
+            "Mean CSAT answer (1 to 5) of the answers counted in each interval, per project, "
+            "and the median answer of all selected projects (interpolated within the "
+            "buckets, as histogram_quantile does)." + exemplar_note + NAMES_NOTE + " " + REPLICAS,
             [
                 (
-                    f"1 - sum by (project_id) ({bucket_rate('iadvize_csat_score_bucket', 3)}) / {csat_count}",
-                    "project {{project_id}}",
-                )
+                    f"histogram_quantile(0.5, sum by (le) ({rate('iadvize_csat_score_bucket')}))",
+                    "median answer",
+                ),
+                (named(f"{csat_sum} / {csat_count}"), "{{project_name}}"),
             ],
-            unit="percentunit",
-            minimum=0,
-            maximum=1,
+            minimum=1,
+            maximum=5,
+            exemplar=True,
         ),
         12,
         8,
@@ -563,18 +724,24 @@ def overview():
     )
 
     lay.row("Conversion and revenue")
+    closed = f"sum by (project_id) ({rate('iadvize_conversations_closed_total')})"
     lay.add(
         timeseries(
             "Conversion rate, by project",
-            "Conversations that gained their first transaction, per closed conversation. A "
-            "transaction can come hours after the close, so this compares counts, not the "
-            "same conversations. " + REPLICAS,
+            "iAdvize's conversion rate: transactions (the _count of "
+            "iadvize_transaction_amount) per closed conversation, which can pass 100%; and the "
+            "share of conversations that converted (their first transaction, "
+            "iadvize_conversions_total). A transaction can come hours after the close, so "
+            "these compare counts, not the same conversations." + NAMES_NOTE + " " + REPLICAS,
             [
                 (
-                    f"sum by (project_id) ({rate('iadvize_conversions_total')})"
-                    f" / sum by (project_id) ({rate('iadvize_conversations_closed_total')})",
-                    "project {{project_id}}",
-                )
+                    named(f"sum by (project_id) ({rate('iadvize_transaction_amount_count')}) / {closed}"),
+                    "{{project_name}}",
+                ),
+                (
+                    named(f"sum by (project_id) ({rate('iadvize_conversions_total')}) / {closed}"),
+                    "{{project_name}}, converted",
+                ),
             ],
             unit="percentunit",
             minimum=0,
@@ -609,18 +776,59 @@ def overview():
         8,
     )
 
+    lay.row("Tags (with --metrics.tags)")
+    tags_note = (
+        " Only with --metrics.tags (off by default; with `all`, tags past --metrics.max-tags "
+        "are `other`). Tags have no channel label: the channel filter does not apply. "
+        + REPLICAS
+    )
+    lay.add(
+        timeseries(
+            "Tagged conversations per hour, by tag",
+            "Hourly rate of iadvize_conversation_tags_total: closed conversations carrying each "
+            "tag, a tag added after the close counted when it appears." + tags_note,
+            [
+                (
+                    f"3600 * sum by (tag) ({rate('iadvize_conversation_tags_total', TAGS)})",
+                    "{{tag}}",
+                )
+            ],
+        ),
+        14,
+        8,
+    )
+    lay.add(
+        bargauge(
+            "Share of the window's conversations, by tag",
+            "iadvize_window_conversation_tags over iadvize_window_conversations, all selected "
+            "projects: a conversation with several tags counts under each." + tags_note,
+            [
+                (
+                    f"sum by (tag) ({dedup('iadvize_window_conversation_tags{' + TAGS + '}')})"
+                    f" / scalar(sum({dedup('iadvize_window_conversations{' + TAGS + '}')}))",
+                    "{{tag}}",
+                )
+            ],
+            unit="percentunit",
+            decimals=1,
+        ),
+        10,
+        8,
+    )
+
     lay.row("What the alerts see (recording rules)")
     lay.add(
         timeseries(
             "CSAT over the last hour, and the alert thresholds",
-            "iadvize:csat_average:1h and iadvize:csat_satisfied_ratio:1h per project, with "
-            "their thresholds (iadvize:threshold:*). IadvizeCsatDrop fires below them with "
-            "enough answers. " + RECORDED,
+            "iadvize:csat_satisfied_ratio:1h (iAdvize's CSAT, the share of 4 and 5) and "
+            "iadvize:csat_average:1h per project, with their thresholds "
+            "(iadvize:threshold:*). IadvizeCsatDrop fires below either with enough answers. "
+            + RECORDED + NAMES_NOTE,
             [
-                (f"iadvize:csat_average:1h{{{REC}}}", "average, project {{project_id}}"),
+                (named(f"iadvize:csat_satisfied_ratio:1h{{{REC}}}"), "CSAT (4-5 share), {{project_name}}"),
+                ("iadvize:threshold:csat_satisfied_ratio_min", "CSAT threshold"),
+                (named(f"iadvize:csat_average:1h{{{REC}}}"), "average, {{project_name}}"),
                 ("iadvize:threshold:csat_average_min", "average threshold"),
-                (f"iadvize:csat_satisfied_ratio:1h{{{REC}}}", "satisfied share, project {{project_id}}"),
-                ("iadvize:threshold:csat_satisfied_ratio_min", "satisfied share threshold"),
             ],
         ),
         12,
@@ -630,9 +838,9 @@ def overview():
         timeseries(
             "CSAT answers over the last hour",
             "iadvize:csat_responses:1h per project, and the fewest answers the CSAT alert "
-            "judges. " + RECORDED,
+            "judges. " + RECORDED + NAMES_NOTE,
             [
-                (f"iadvize:csat_responses:1h{{{REC}}}", "project {{project_id}}"),
+                (named(f"iadvize:csat_responses:1h{{{REC}}}"), "{{project_name}}"),
                 ("iadvize:threshold:csat_min_responses", "minimum to alert"),
             ],
         ),
@@ -643,10 +851,10 @@ def overview():
         timeseries(
             "NPS over the last hour and day",
             "iadvize:nps:1h and iadvize:nps:1d per project; IadvizeNpsDrop judges the day. "
-            + RECORDED,
+            + RECORDED + NAMES_NOTE,
             [
-                (f"iadvize:nps:1h{{{REC}}}", "1h, project {{project_id}}"),
-                (f"iadvize:nps:1d{{{REC}}}", "1d, project {{project_id}}"),
+                (named(f"iadvize:nps:1h{{{REC}}}"), "1h, {{project_name}}"),
+                (named(f"iadvize:nps:1d{{{REC}}}"), "1d, {{project_name}}"),
                 ("iadvize:threshold:nps_min", "threshold"),
             ],
         ),
@@ -656,10 +864,13 @@ def overview():
     lay.add(
         timeseries(
             "Conversion rate over the last hour and day",
-            "iadvize:conversion_ratio:1h and :1d per project. " + RECORDED,
+            "iadvize:conversion_rate:1h and :1d per project (iAdvize's conversion rate: "
+            "transactions over closed conversations), and iadvize:conversion_ratio:1d (the "
+            "share of conversations that converted). " + RECORDED + NAMES_NOTE,
             [
-                (f"iadvize:conversion_ratio:1h{{{REC}}}", "1h, project {{project_id}}"),
-                (f"iadvize:conversion_ratio:1d{{{REC}}}", "1d, project {{project_id}}"),
+                (named(f"iadvize:conversion_rate:1h{{{REC}}}"), "1h, {{project_name}}"),
+                (named(f"iadvize:conversion_rate:1d{{{REC}}}"), "1d, {{project_name}}"),
+                (named(f"iadvize:conversion_ratio:1d{{{REC}}}"), "converted 1d, {{project_name}}"),
             ],
             unit="percentunit",
         ),
@@ -669,10 +880,10 @@ def overview():
     lay.add(
         timeseries(
             "Revenue over the last hour and day",
-            "iadvize:revenue:1h and :1d per project and currency. " + RECORDED,
+            "iadvize:revenue:1h and :1d per project and currency. " + RECORDED + NAMES_NOTE,
             [
-                (f"iadvize:revenue:1h{{{REC}}}", "1h, project {{project_id}} {{currency}}"),
-                (f"iadvize:revenue:1d{{{REC}}}", "1d, project {{project_id}} {{currency}}"),
+                (named(f"iadvize:revenue:1h{{{REC}}}"), "1h, {{project_name}} {{currency}}"),
+                (named(f"iadvize:revenue:1d{{{REC}}}"), "1d, {{project_name}} {{currency}}"),
             ],
         ),
         8,

@@ -6,11 +6,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::clock::{Clock, system_clock};
 use crate::config::Config;
 use crate::iadvize::{self, ApiObserver, Client, NoopObserver};
 use crate::ledger::LedgerConfig;
 use crate::metrics::Metrics;
-use crate::poller::{self, Clock, Poller, system_clock};
+use crate::poller::{self, Poller};
 use crate::simulator;
 use crate::state_file;
 use crate::web::{self, WebState};
@@ -58,27 +59,32 @@ impl AppError {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn termination_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not
+/// when the future is first polled: a signal that comes as soon as the server answers
+/// must stop the exporter cleanly, not kill it. Call it within the runtime.
+pub fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let (mut interrupt, mut terminate) = match (interrupt, terminate) {
+                (Ok(i), Ok(t)) => (i, t),
+                // Without handlers the default action stops the process anyway.
+                _ => return std::future::pending::<()>().await,
+            };
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }
 
@@ -186,7 +192,9 @@ pub async fn run_with(
     metrics.publish(ledger.snapshot(clock()));
 
     let observer: Arc<dyn ApiObserver> = metrics.clone();
-    let client = Arc::new(Client::new(config.client.clone(), observer).map_err(AppError::Client)?);
+    let client = Arc::new(
+        Client::with_clock(config.client.clone(), observer, clock).map_err(AppError::Client)?,
+    );
     let poller_result = match poller::plan_until_ready(&client, &metrics, &mut stop_rx).await? {
         None => Ok(()),
         Some(plan) => {
@@ -199,7 +207,6 @@ pub async fn run_with(
                 config.poll.clone(),
                 config.metrics.window,
                 metrics.clone(),
-                clock,
                 config.state_file.clone().map(|path| state_file::Target {
                     path,
                     identity: identity.clone(),
@@ -225,7 +232,8 @@ pub async fn check(mut config: Config) -> Result<String, AppError> {
     let observer: Arc<dyn ApiObserver> = Arc::new(NoopObserver);
     let client = Client::new(config.client.clone(), observer).map_err(AppError::Client)?;
     let plan = client.plan().await?;
-    let now = chrono::Utc::now().timestamp_millis();
+    // The last hour on iAdvize's clock, which its answers have just told.
+    let now = client.clock().now();
     let from = now - 3_600_000;
     let page = client.fetch_page(&plan, from, now, None).await?;
     let mut report = String::new();

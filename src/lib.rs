@@ -14,7 +14,8 @@
 //! - `iadvize/`: everything that speaks to iAdvize. `transport.rs` HTTP (pacing,
 //!   `Retry-After`, status to retry reason, size caps), `auth.rs` the login and its
 //!   token, `client.rs` GraphQL requests and pagination, `schema.rs` the query shape and
-//!   fields the account offers, `json.rs` tolerant JSON readers and the GraphQL error
+//!   fields the account offers, `clock.rs` iAdvize's clock from the `Date` of its
+//!   answers, `json.rs` tolerant JSON readers and the GraphQL error
 //!   envelope, `parse.rs` a page into typed records, `time_formats.rs` dates and
 //!   durations, `model.rs` the typed records; `fake_server.rs` (tests only) a scripted
 //!   iAdvize.
@@ -39,12 +40,14 @@
 //! - `backfill/`: the `backfill` command, on the same client, ledger and encoding as the
 //!   exporter: `mod.rs` the run, `plan.rs` sample times and the slices read, `writer.rs`
 //!   the OpenMetrics file (families joined from part files), `progress.rs` stderr.
-//! - `logging.rs` logfmt or JSON to stderr; `secret.rs` a holder that never prints.
+//! - `clock.rs` our wall clock, injected. `logging.rs` logfmt or JSON to stderr; `secret.rs` a holder that never prints.
 
 /// Wiring: web server, client and poller, started and stopped together.
 pub mod app;
 /// `backfill`: past conversations as Prometheus history, and a state file to go on from.
 pub mod backfill;
+/// Our wall clock, injected so tests can steer it.
+pub mod clock;
 /// Flags, environment and YAML file merged into one validated configuration.
 pub mod config;
 /// Everything that speaks to iAdvize: login, GraphQL, query shapes, tolerant parsing.

@@ -20,13 +20,7 @@ use crate::ledger::{ApplyReport, Ledger};
 use crate::metrics::Metrics;
 use crate::state_file::{self, Resume, SavedStateRef, Target};
 
-/// Wall-clock time in Unix milliseconds. Injected so tests can steer it.
-pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp_millis())
-}
+pub use crate::clock::{Clock, system_clock};
 
 /// Which of the three reads a pass is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +51,6 @@ pub struct Poller {
     metrics: Arc<Metrics>,
     config: PollConfig,
     window_ms: i64,
-    clock: Clock,
     /// Close time up to which every conversation has been read; `None` before the
     /// start-up read succeeded.
     watermark: Option<UnixMillis>,
@@ -81,9 +74,15 @@ impl Poller {
         config: PollConfig,
         window: Duration,
         metrics: Arc<Metrics>,
-        clock: Clock,
         state_file: Option<Target>,
     ) -> Self {
+        let mut ledger = ledger;
+        if resume.is_none() {
+            // Counting started on our clock, before iAdvize had answered: the same instant
+            // on iAdvize's clock, which dates the conversations.
+            let skew = client.clock().applied_skew_ms();
+            ledger.rebase_counting_start(ledger.counting_start().saturating_add(skew));
+        }
         let poller = Poller {
             client,
             plan,
@@ -91,7 +90,6 @@ impl Poller {
             metrics,
             config,
             window_ms: millis(window),
-            clock,
             watermark: resume.and_then(|r| r.watermark),
             last_revisit: resume.and_then(|r| r.last_revisit),
             state_file,
@@ -99,7 +97,7 @@ impl Poller {
         if let Some(w) = poller.watermark {
             poller.metrics.set_watermark(w as f64 / 1000.0);
         }
-        poller.publish((poller.clock)());
+        poller.publish(poller.iadvize_now());
         poller
     }
 
@@ -142,7 +140,7 @@ impl Poller {
         };
         let saved = SavedStateRef {
             identity: &target.identity,
-            written_at: (self.clock)(),
+            written_at: self.client.clock().ours(),
             watermark: self.watermark,
             last_revisit: self.last_revisit,
             ledger: self.ledger.state(),
@@ -155,31 +153,53 @@ impl Poller {
     pub async fn tick(&mut self) {
         let Some(watermark) = self.watermark else {
             let start = self.ledger.counting_start();
-            let now = (self.clock)();
+            let now = self.iadvize_now();
             self.pass(PassKind::Startup, start.saturating_sub(self.window_ms), now)
                 .await;
             return;
         };
-        let now = (self.clock)();
-        if !self
-            .pass(
-                PassKind::Fresh,
-                watermark.saturating_sub(millis(self.config.overlap)),
-                now,
-            )
-            .await
-        {
+        let now = self.iadvize_now();
+        let watermark = self.watermark_within(watermark, now);
+        let from = watermark.saturating_sub(millis(self.config.overlap));
+        // Never an inverted interval: with no overlap and no time elapsed there is
+        // nothing to read yet.
+        if from < now && !self.pass(PassKind::Fresh, from, now).await {
             // `iadvize_up` must say the fresh pass failed: no revisit until it succeeds.
             return;
         }
         let horizon = millis(self.config.revisit_horizon);
-        let now = (self.clock)();
+        let now = self.iadvize_now();
         let due = self
             .last_revisit
-            .is_none_or(|last| now.saturating_sub(last) >= millis(self.config.revisit_interval));
+            // A last revisit ahead of now: iAdvize's clock stepped back; do not wait it out.
+            .is_none_or(|last| last > now || now - last >= millis(self.config.revisit_interval));
         if horizon > 0 && due {
             self.pass(PassKind::Revisit, now - horizon, now).await;
         }
+    }
+
+    /// iAdvize's time now, which dates conversations: intervals, the window, pruning.
+    fn iadvize_now(&self) -> UnixMillis {
+        self.client.clock().now()
+    }
+
+    /// The watermark, brought back to iAdvize's `now` if it ran ahead of it (a state
+    /// file written with a clock ahead, or our clock read before iAdvize first answered).
+    /// What closed between `now` and the watermark was not read: the next revisit pass,
+    /// made due at once, reads it.
+    fn watermark_within(&mut self, watermark: UnixMillis, now: UnixMillis) -> UnixMillis {
+        if watermark <= now {
+            return watermark;
+        }
+        tracing::warn!(
+            watermark = %format_time(watermark),
+            iadvize_now = %format_time(now),
+            "the watermark is ahead of iAdvize's clock; reading on from iAdvize's now and revisiting the horizon"
+        );
+        self.watermark = Some(now);
+        self.metrics.set_watermark(now as f64 / 1000.0);
+        self.last_revisit = None;
+        now
     }
 
     /// Read `[from, to)` whole, then fold it into the ledger. Returns whether it succeeded.
@@ -188,12 +208,16 @@ impl Poller {
         let started = Instant::now();
         let result = self.read(from, to).await;
         let seconds = started.elapsed().as_secs_f64();
-        let now = (self.clock)();
+        let now = self.iadvize_now();
+        let polled_at = self.client.clock().ours() as f64 / 1000.0;
         match result {
             Ok(read) => {
                 let report = self.ledger.commit();
                 if kind == PassKind::Startup || kind == PassKind::Fresh {
-                    let watermark = to.max(self.watermark.unwrap_or(to));
+                    // `to` was taken on iAdvize's clock as the pass began; an answer during
+                    // the pass may have set that clock back (it was ours until iAdvize
+                    // answered, or iAdvize's stepped): never past what iAdvize says now.
+                    let watermark = to.min(now);
                     self.watermark = Some(watermark);
                     self.metrics.set_watermark(watermark as f64 / 1000.0);
                 }
@@ -203,8 +227,7 @@ impl Poller {
                 self.prune(now);
                 self.publish(now);
                 release_free_memory();
-                self.metrics
-                    .poll_finished(true, seconds, now as f64 / 1000.0);
+                self.metrics.poll_finished(true, seconds, polled_at);
                 log_pass(kind, from, to, seconds, read, &report);
                 // Save before the next read, so a kill never loses more than one pass and
                 // never keeps a count without the ledger that explains it.
@@ -215,8 +238,7 @@ impl Poller {
             }
             Err(error) => {
                 self.ledger.rollback();
-                self.metrics
-                    .poll_finished(false, seconds, now as f64 / 1000.0);
+                self.metrics.poll_finished(false, seconds, polled_at);
                 tracing::warn!(
                     pass = kind.as_str(),
                     from = %format_time(from),
@@ -235,13 +257,13 @@ impl Poller {
         let mut read = Read::default();
         let metrics = &self.metrics;
         let ledger = &mut self.ledger;
-        let clock = &self.clock;
+        let clock = self.client.clock();
         self.client
             .fetch_interval(&self.plan, from, to, &mut |page: Page| {
                 metrics.conversations_fetched(page.records as u64);
                 read.pages += 1;
                 read.records += page.records;
-                ledger.apply_page(&page, clock());
+                ledger.apply_page_at(&page, clock.now(), clock.ours());
             })
             .await?;
         Ok(read)
@@ -376,8 +398,6 @@ mod tests {
     use crate::ledger::LedgerConfig;
     use crate::metrics::Format;
 
-    const NOW: UnixMillis = 1_714_557_600_000; // 2024-05-01T10:00:00Z
-
     fn poller(fake: &Fake, interval: Duration, metrics: Arc<Metrics>) -> Poller {
         let mut config = fake.config();
         config.max_wait = Some(interval);
@@ -391,7 +411,7 @@ mod tests {
                 max_channels: 4,
                 max_currencies: 4,
             },
-            NOW,
+            chrono::Utc::now().timestamp_millis(),
         );
         Poller::new(
             client,
@@ -406,7 +426,6 @@ mod tests {
             },
             window,
             metrics,
-            Arc::new(|| NOW),
             None,
         )
     }

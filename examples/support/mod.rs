@@ -40,6 +40,7 @@ pub fn conversation(i: u64, closed_at: i64) -> Conversation {
             i % 65536,
             i * 7919
         )),
+        id_text: None,
         project_id: 1001 + (i % 3) as i64,
         channel: (i % CHANNELS.len() as u64) as u16,
         closed_at,

@@ -147,6 +147,7 @@ mod tests {
     fn conversation(n: u64, closed_at: i64) -> Conversation {
         Conversation {
             id: Id128(0, n),
+            id_text: None,
             project_id: 1,
             channel: 0,
             closed_at,

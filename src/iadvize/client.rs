@@ -13,11 +13,13 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use tracing::{info, warn};
 
 use super::auth::Auth;
+use super::clock::IadvizeClock;
 use super::model::{Page, UnixMillis};
 use super::schema::{self, QueryPlan};
 use super::transport::Transport;
 use super::{ApiObserver, ClientConfig, Endpoint, Error, QueryChoice, RetryReason};
 use super::{json, parse};
+use crate::clock::Clock;
 
 /// `first:` of every page request: the API's documented maximum.
 pub const PAGE_SIZE: u32 = 100;
@@ -38,6 +40,8 @@ pub const MAX_PAGES_PER_INTERVAL: usize = 100_000;
 /// The iAdvize client. `Send + Sync`; share it behind an `Arc`.
 pub struct Client {
     transport: Transport,
+    /// iAdvize's clock, which dates the conversations; its answers keep it.
+    clock: Arc<IadvizeClock>,
     auth: Auth,
     graphql_url: url::Url,
     query_choice: QueryChoice,
@@ -57,21 +61,38 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
+    /// A client whose clock is the system's.
     pub fn new(config: ClientConfig, observer: Arc<dyn ApiObserver>) -> Result<Client, Error> {
+        Client::with_clock(config, observer, crate::clock::system_clock())
+    }
+
+    /// A client that compares iAdvize's clock with `ours` (steered by tests).
+    pub fn with_clock(
+        config: ClientConfig,
+        observer: Arc<dyn ApiObserver>,
+        ours: Clock,
+    ) -> Result<Client, Error> {
         let mut graphql_url = endpoint_url(&config.base_url, &["graphql"])?;
         if config.platform_sd {
             graphql_url.query_pairs_mut().append_pair("platform", "sd");
         }
         let token_url = endpoint_url(&config.base_url, &["oauth2", "token"])?;
-        let transport = Transport::new(&config, observer)?;
+        let clock = Arc::new(IadvizeClock::new(ours));
+        let transport = Transport::new(&config, observer, clock.clone())?;
         Ok(Client {
             transport,
+            clock,
             auth: Auth::new(config.credentials, token_url),
             graphql_url,
             query_choice: config.query,
             project_ids: config.project_ids,
             max_pages: MAX_PAGES_PER_INTERVAL,
         })
+    }
+
+    /// iAdvize's clock as its answers tell it, and ours.
+    pub fn clock(&self) -> &IadvizeClock {
+        &self.clock
     }
 
     /// Log in (if needed) and decide the query: introspection for Auto, validation for Fixed.

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod clock;
 #[cfg(test)]
 pub(crate) mod fake_server;
 mod json;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use crate::secret::Secret;
 
 pub use client::Client;
+pub use clock::IadvizeClock;
 pub use model::{
     Conversation, Currency, Id128, InvalidReason, Page, QueryShape, Rejection, Transaction,
     UnixMillis,
@@ -74,6 +76,8 @@ pub trait ApiObserver: Send + Sync {
     /// No request before this Unix time (seconds) because of a `Retry-After`; 0 once
     /// that has passed. A default, so observers that do not care need not say so.
     fn backoff_until(&self, _unix_seconds: f64) {}
+    /// iAdvize's clock minus ours, in seconds, as the `Date` of an answer tells it.
+    fn clock_skew(&self, _seconds: f64) {}
 }
 
 /// An observer that records nothing (for `check` and tests).

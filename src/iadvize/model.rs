@@ -31,6 +31,28 @@ impl Id128 {
             u64::from_be_bytes(low) | HASHED_TAG,
         )
     }
+
+    /// Whether this is a hash of the text (not a canonical UUID, whose text it keeps).
+    pub fn is_hashed(&self) -> bool {
+        self.1 & HASHED_TAG == HASHED_TAG
+    }
+
+    /// The canonical lower-case text of a UUID id, exactly as it was read; `None` for a
+    /// hashed one.
+    pub fn uuid_text(&self) -> Option<String> {
+        if self.is_hashed() {
+            return None;
+        }
+        let hex = format!("{:016x}{:016x}", self.0, self.1);
+        Some(format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        ))
+    }
 }
 
 /// The variant bits of a UUID (the top three of its 9th byte) set to `111`, which RFC 9562
@@ -91,6 +113,8 @@ impl std::fmt::Debug for Id128 {
 pub struct Conversation {
     /// The conversation id (a UUID in practice; not assumed).
     pub id: Id128,
+    /// The id's text when `id` is a hash and cannot give it back, for exemplars.
+    pub id_text: Option<std::sync::Arc<str>>,
     /// `project.id`.
     pub project_id: i64,
     /// Index in [`Page::channels`] of `channel` exactly as sent (may be empty):

@@ -85,8 +85,11 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
         QueryShape::ClosedConversations => (node, node),
     };
 
-    let id = match &conversation.id {
-        Leaf::Str(id) if !id.is_empty() => Id128::of(id),
+    let (id, id_text) = match &conversation.id {
+        Leaf::Str(text) if !text.is_empty() => {
+            let id = Id128::of(text);
+            (id, id.is_hashed().then(|| std::sync::Arc::from(&**text)))
+        }
         _ => {
             let key = content_key(conversation);
             return page.reject(InvalidReason::MissingId, Some(key));
@@ -180,6 +183,7 @@ fn parse_edge(edge: &Obj<Edge<'_>>, shape: QueryShape, page: &mut Page) {
     page.name_project(project_id, project_name.as_str());
     page.conversations.push(Conversation {
         id,
+        id_text,
         project_id,
         channel,
         closed_at,
@@ -419,6 +423,7 @@ mod tests {
             page.conversations,
             vec![Conversation {
                 id: Id128::of("c-1"),
+                id_text: Some("c-1".into()),
                 project_id: 42,
                 channel: 0,
                 closed_at: MAY_FIRST_10H,
@@ -455,6 +460,7 @@ mod tests {
             page.conversations,
             vec![Conversation {
                 id: Id128::of("c-2"),
+                id_text: Some("c-2".into()),
                 project_id: 7,
                 channel: 0,
                 closed_at: MAY_FIRST_10H,

@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::clock::IadvizeClock;
+use super::model::UnixMillis;
 use super::{ApiObserver, ClientConfig, Credentials, Endpoint, Error, RetryReason};
 use crate::secret::Secret;
 
@@ -86,6 +88,8 @@ pub(crate) struct Transport {
     /// Time between two GraphQL request starts; `None` for no pacing.
     graphql_interval: Option<Duration>,
     gate: Mutex<Gate>,
+    /// iAdvize's clock, fed by the `Date` of every answer.
+    clock: Arc<IadvizeClock>,
     /// What must never reach a log or an error message: the password, recent tokens.
     password: Option<Secret>,
     tokens: Mutex<Vec<Secret>>,
@@ -103,6 +107,7 @@ impl Transport {
     pub(crate) fn new(
         config: &ClientConfig,
         observer: Arc<dyn ApiObserver>,
+        clock: Arc<IadvizeClock>,
     ) -> Result<Transport, Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("iadvize-exporter/", env!("CARGO_PKG_VERSION")))
@@ -128,6 +133,7 @@ impl Transport {
             max_wait: config.max_wait,
             graphql_interval,
             gate: Mutex::new(Gate::default()),
+            clock,
             password: match &config.credentials {
                 Credentials::Password { password, .. } => Some(password.clone()),
                 Credentials::TokenFile(_) => None,
@@ -205,9 +211,23 @@ impl Transport {
         status_seen: &mut Option<u16>,
     ) -> Result<(u16, Bytes), Failure> {
         let mut response = request.send().await.map_err(transport_failure)?;
+        let received = std::time::Instant::now();
         let status = response.status().as_u16();
         *status_seen = Some(status);
-        if let Some(delay) = retry_after(response.headers(), SystemTime::now()) {
+        // A `Retry-After` date is iAdvize's, like the `Date` beside it.
+        let mut server_now = SystemTime::now();
+        if let Some(date) = date_header(response.headers()) {
+            if let Some(skew) = self.clock.observe(date, received) {
+                self.observer.clock_skew(skew as f64 / 1000.0);
+            }
+            if let Some(at) = u64::try_from(date)
+                .ok()
+                .and_then(|ms| SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms)))
+            {
+                server_now = at;
+            }
+        }
+        if let Some(delay) = retry_after(response.headers(), server_now) {
             self.defer(delay.min(self.max_retry_after));
         }
         let limit = self.max_response_bytes;
@@ -383,6 +403,16 @@ fn transport_failure(error: reqwest::Error) -> Failure {
     Failure::Transport(message)
 }
 
+/// The `Date` of an answer, in Unix ms: an IMF-fixdate (`Tue, 08 Dec 2026 01:02:03 GMT`).
+fn date_header(headers: &HeaderMap) -> Option<UnixMillis> {
+    let value = headers.get(DATE)?.to_str().ok()?.trim();
+    Some(
+        chrono::DateTime::parse_from_rfc2822(value)
+            .ok()?
+            .timestamp_millis(),
+    )
+}
+
 /// The wait a `Retry-After` header asks for: delay-seconds, or an HTTP date compared with
 /// `now`; a value too large for a `Duration` is `Duration::MAX`, for the caller to cap.
 fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
@@ -451,7 +481,12 @@ mod tests {
         );
         config.initial_backoff = Duration::from_secs(1);
         config.max_backoff = Duration::from_secs(8);
-        let transport = Transport::new(&config, Arc::new(crate::iadvize::NoopObserver)).unwrap();
+        let transport = Transport::new(
+            &config,
+            Arc::new(crate::iadvize::NoopObserver),
+            Arc::new(IadvizeClock::new(crate::clock::system_clock())),
+        )
+        .unwrap();
         for (attempt, low, high) in [
             (1, 500, 1000),
             (2, 1000, 2000),

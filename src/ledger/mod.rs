@@ -8,12 +8,14 @@
 //! This file holds the ledger's changes (apply, commit, rollback, prune); `records` the
 //! compact store they change, [`snapshot`] what they show, `persist` what a restart keeps.
 
+mod exemplars;
 mod persist;
 mod records;
 pub mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use exemplars::{ConversationId, Exemplar, Exemplars, Slots};
 pub use persist::{LedgerState, LedgerStateRef, LedgerStateV1};
 pub use snapshot::{
     AmountKey, CSAT_BOUNDS, Histogram, NPS_BOUNDS, SeriesKey, Snapshot, Totals, WINDOW_QUANTILES,
@@ -78,6 +80,7 @@ impl ApplyReport {
 #[derive(Debug, Clone)]
 struct Checkpoint {
     totals: Totals,
+    exemplars: Exemplars,
     channels: CappedLabels,
     currencies: CappedLabels,
     records: usize,
@@ -107,6 +110,10 @@ pub struct Ledger {
     /// `iadvize_project_info`. Not saved: after a restart a project gets its name back
     /// with its next conversation read.
     project_names: BTreeMap<i64, String>,
+    /// The latest conversation counted into each histogram bucket. Not saved.
+    exemplars: Exemplars,
+    /// Our clock's time of the page being applied, for its exemplars.
+    counted_at: UnixMillis,
     /// The pass being applied, if any.
     pass: Option<Checkpoint>,
 }
@@ -125,12 +132,21 @@ impl Ledger {
             skipped: HashMap::new(),
             totals: Totals::default(),
             project_names: BTreeMap::new(),
+            exemplars: Exemplars::default(),
+            counted_at: 0,
             pass: None,
         }
     }
 
     pub fn counting_start(&self) -> UnixMillis {
         self.counting_start
+    }
+
+    /// Counting starts at `at` instead: for a fresh ledger, whose start was taken on our
+    /// clock, once iAdvize's clock is known. Nothing counted yet depends on it.
+    pub fn rebase_counting_start(&mut self, at: UnixMillis) {
+        debug_assert!(self.pass.is_none() && self.records.len() == 0);
+        self.counting_start = at;
     }
 
     /// Everything worth keeping across a restart, borrowed for encoding. A pass in
@@ -194,6 +210,8 @@ impl Ledger {
             skipped: state.skipped,
             totals,
             project_names: BTreeMap::new(),
+            exemplars: Exemplars::default(),
+            counted_at: 0,
             pass: None,
         }
     }
@@ -218,11 +236,19 @@ impl Ledger {
     /// Fold one page of a pass into the ledger, as soon as it is read, so a pass never
     /// holds more than a page in memory. Until [`Ledger::commit`] the pass can still be
     /// undone by [`Ledger::rollback`]. `now` dates records skipped without a close time,
-    /// so that they can be forgotten in time too.
+    /// so that they can be forgotten in time too, and the exemplars.
     pub fn apply_page(&mut self, page: &Page, now: UnixMillis) {
+        self.apply_page_at(page, now, now);
+    }
+
+    /// [`Ledger::apply_page`], with exemplars dated `counted_at` (our clock, while `now`
+    /// is iAdvize's).
+    pub fn apply_page_at(&mut self, page: &Page, now: UnixMillis, counted_at: UnixMillis) {
+        self.counted_at = counted_at;
         if self.pass.is_none() {
             self.pass = Some(Checkpoint {
                 totals: self.totals.clone(),
+                exemplars: self.exemplars.clone(),
                 channels: self.channels.clone(),
                 currencies: self.currencies.clone(),
                 records: self.records.len(),
@@ -306,6 +332,7 @@ impl Ledger {
         }
         self.records.truncate(pass.records);
         self.totals = pass.totals;
+        self.exemplars = pass.exemplars;
         self.channels = pass.channels;
         self.currencies = pass.currencies;
     }
@@ -335,11 +362,22 @@ impl Ledger {
                     *self.totals.conversations.entry(series).or_default() += 1;
                     if let Some(d) = c.duration_seconds {
                         let bounds = &self.config.duration_bounds;
-                        self.totals
+                        let slot = self
+                            .totals
                             .duration
                             .entry(series)
                             .or_insert_with(|| Histogram::new(bounds))
                             .observe(bounds, d);
+                        let buckets = bounds.len() + 1;
+                        if let Some(e) = self.exemplar(c, d) {
+                            exemplars::record(
+                                &mut self.exemplars.duration,
+                                series,
+                                buckets,
+                                slot,
+                                e,
+                            );
+                        }
                     }
                 }
                 let series = self.series_index(series);
@@ -364,11 +402,17 @@ impl Ledger {
         {
             record.csat = score;
             if counted {
-                self.totals
+                let value = f64::from(score);
+                let slot = self
+                    .totals
                     .csat
                     .entry(series)
                     .or_insert_with(|| Histogram::new(&CSAT_BOUNDS))
-                    .observe(&CSAT_BOUNDS, f64::from(score));
+                    .observe(&CSAT_BOUNDS, value);
+                if let Some(e) = self.exemplar(c, value) {
+                    let buckets = CSAT_BOUNDS.len() + 1;
+                    exemplars::record(&mut self.exemplars.csat, series, buckets, slot, e);
+                }
                 report.answers += 1;
             }
         }
@@ -377,11 +421,17 @@ impl Ledger {
         {
             record.nps = score;
             if counted {
-                self.totals
+                let value = f64::from(score);
+                let slot = self
+                    .totals
                     .nps
                     .entry(series)
                     .or_insert_with(|| Histogram::new(&NPS_BOUNDS))
-                    .observe(&NPS_BOUNDS, f64::from(score));
+                    .observe(&NPS_BOUNDS, value);
+                if let Some(e) = self.exemplar(c, value) {
+                    let buckets = NPS_BOUNDS.len() + 1;
+                    exemplars::record(&mut self.exemplars.nps, series, buckets, slot, e);
+                }
                 report.answers += 1;
             }
         }
@@ -401,6 +451,15 @@ impl Ledger {
         {
             pass.changed_records.push((at, before));
         }
+    }
+
+    /// `c` counted with `value`, as an exemplar; `None` when its id is too long for one.
+    fn exemplar(&self, c: &Conversation, value: f64) -> Option<Exemplar> {
+        Some(Exemplar {
+            conversation: ConversationId::of(c)?,
+            value,
+            counted_at: self.counted_at,
+        })
     }
 
     fn apply_transactions(
@@ -436,14 +495,20 @@ impl Ledger {
         if counted {
             let bounds = &self.config.amount_bounds;
             for t in &added {
-                self.totals
+                let key = AmountKey {
+                    series,
+                    currency: t.currency,
+                };
+                let slot = self
+                    .totals
                     .transactions
-                    .entry(AmountKey {
-                        series,
-                        currency: t.currency,
-                    })
+                    .entry(key)
                     .or_insert_with(|| Histogram::new(bounds))
                     .observe(bounds, t.amount);
+                if let Some(e) = self.exemplar(c, t.amount) {
+                    let buckets = bounds.len() + 1;
+                    exemplars::record(&mut self.exemplars.amount, key, buckets, slot, e);
+                }
                 report.transactions += 1;
             }
             if record.flags & HAS_TRANSACTIONS == 0 {
@@ -539,6 +604,7 @@ impl Ledger {
     pub fn snapshot(&self, now: UnixMillis) -> Snapshot {
         Snapshot {
             totals: self.totals.clone(),
+            exemplars: self.exemplars.clone(),
             window: self.window(now),
             window_seconds: self.config.window_ms as f64 / 1000.0,
             channels: self.channels.names().to_vec(),
@@ -684,6 +750,7 @@ mod tests {
             let channel = page.channel_index(&c.channel);
             page.conversations.push(Conversation {
                 id: Id128::of(c.id),
+                id_text: Id128::of(c.id).is_hashed().then(|| c.id.into()),
                 project_id: 1001,
                 channel,
                 closed_at: c.closed_at,
@@ -921,6 +988,53 @@ mod tests {
             2,
             "no id: nothing to recognise"
         );
+    }
+
+    #[test]
+    fn each_bucket_keeps_the_latest_conversation_counted_into_it() {
+        let mut ledger = Ledger::new(config(), START);
+        let uuid = "0b7e4f6a-3c1d-4e2f-9a8b-7c6d5e4f3a2b";
+        let mut first = conv(uuid, START + MIN);
+        first.duration_seconds = Some(30.0);
+        let mut second = conv("c-2", START + 2 * MIN);
+        second.duration_seconds = Some(45.0);
+        let mut long = conv("c-3", START + 3 * MIN);
+        long.duration_seconds = Some(5_000.0);
+        ledger.apply_page_at(
+            &page(vec![first.clone(), second, long]),
+            START + 4 * MIN,
+            77,
+        );
+        ledger.commit();
+        let exemplars = &ledger.snapshot(START + 4 * MIN).exemplars;
+        let slots = &exemplars.duration[&chat()];
+        assert_eq!(slots.len(), 4);
+        let at = |slot: usize| {
+            slots[slot]
+                .as_ref()
+                .map(|e| (e.conversation.text(), e.value, e.counted_at))
+        };
+        // 30 s then 45 s into the 60 s bucket: the later one stays; 5,000 s into +Inf.
+        assert_eq!(at(0), Some(("c-2".to_owned(), 45.0, 77)));
+        assert_eq!(at(1), None);
+        assert_eq!(at(3), Some(("c-3".to_owned(), 5_000.0, 77)));
+        assert!(exemplars.csat.is_empty());
+
+        // A late answer is counted, and becomes its bucket's exemplar, when it appears;
+        // in a pass that fails, neither stays.
+        first.csat = Some(2);
+        ledger.apply_page_at(&page(vec![first.clone()]), START + 5 * MIN, 88);
+        ledger.rollback();
+        assert!(ledger.snapshot(START + 5 * MIN).exemplars.csat.is_empty());
+        ledger.apply_page_at(&page(vec![first]), START + 6 * MIN, 99);
+        ledger.commit();
+        let csat = &ledger.snapshot(START + 6 * MIN).exemplars.csat[&chat()];
+        let e = csat[1].as_ref().unwrap();
+        assert_eq!(
+            (e.conversation.text(), e.value, e.counted_at),
+            (uuid.to_owned(), 2.0, 99)
+        );
+        assert!(matches!(e.conversation, ConversationId::Uuid(_)));
     }
 
     #[test]

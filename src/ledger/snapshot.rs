@@ -47,7 +47,8 @@ impl Histogram {
         }
     }
 
-    pub(super) fn observe(&mut self, bounds: &[f64], value: f64) {
+    /// Counts `value`; returns the slot it went to.
+    pub(super) fn observe(&mut self, bounds: &[f64], value: f64) -> usize {
         // Prometheus buckets are `le`: a value equal to a bound belongs to that bucket.
         let slot = bounds.partition_point(|&b| b < value);
         if let Some(c) = self.counts.get_mut(slot) {
@@ -55,6 +56,7 @@ impl Histogram {
         }
         self.sum += value;
         self.count += 1;
+        slot
     }
 }
 
@@ -115,6 +117,8 @@ pub struct Window {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub totals: Totals,
+    /// The latest conversation counted into each histogram bucket.
+    pub exemplars: super::Exemplars,
     pub window: Window,
     pub window_seconds: f64,
     pub channels: Vec<String>,

@@ -14,8 +14,11 @@ use prometheus_client::registry::Registry;
 use super::exposition::{Format, ScrapeError};
 use super::family::family;
 use super::gzip::Segment;
+use super::histograms;
 use crate::iadvize::InvalidReason;
-use crate::ledger::{CSAT_BOUNDS, Histogram, NPS_BOUNDS, Snapshot, WINDOW_QUANTILES};
+use crate::ledger::{
+    AmountKey, CSAT_BOUNDS, Histogram, NPS_BOUNDS, SeriesKey, Snapshot, WINDOW_QUANTILES,
+};
 
 /// One published snapshot and its encodings, each made at most once.
 pub(super) struct Business {
@@ -93,9 +96,15 @@ impl Business {
             });
         };
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(BusinessFamilies(snapshot.clone())));
+        registry.register_collector(Box::new(BusinessFamilies {
+            snapshot: snapshot.clone(),
+            histograms: format == Format::Text,
+        }));
         let mut families = String::with_capacity(64 * 1024);
         format.encode_registry(&mut families, &registry)?;
+        if format == Format::OpenMetrics {
+            openmetrics_histograms(snapshot, &mut families)?;
+        }
         encode_duration_summary(snapshot, &mut summary)?;
         format.encode_end(&mut summary)?;
         Ok(Encoded {
@@ -139,7 +148,86 @@ fn encode_duration_summary(s: &Snapshot, out: &mut String) -> std::fmt::Result {
     Ok(())
 }
 
-fn escape_label_value(v: &str) -> String {
+/// The histogram families with their exemplars, which only OpenMetrics carries.
+fn openmetrics_histograms(s: &Snapshot, out: &mut String) -> std::fmt::Result {
+    let series = |k: &SeriesKey| {
+        format!(
+            "project_id=\"{}\",channel=\"{}\"",
+            k.project_id,
+            escape_label_value(s.channel(k.channel))
+        )
+    };
+    let amount = |k: &AmountKey| {
+        format!(
+            "{},currency=\"{}\"",
+            series(&k.series),
+            escape_label_value(s.currency(k.currency))
+        )
+    };
+    let (t, x) = (&s.totals, &s.exemplars);
+    histograms::write(
+        out,
+        &histograms::Family {
+            name: "iadvize_conversation_duration_seconds",
+            help: "Duration of closed conversations.",
+            bounds: &s.duration_bounds,
+            series: &t.duration,
+            exemplars: &x.duration,
+            labels: &series,
+        },
+    )?;
+    histograms::write(
+        out,
+        &histograms::Family {
+            name: "iadvize_csat_score",
+            help: "Answered CSAT survey questions (1..5).",
+            bounds: &CSAT_BOUNDS,
+            series: &t.csat,
+            exemplars: &x.csat,
+            labels: &series,
+        },
+    )?;
+    histograms::write(
+        out,
+        &histograms::Family {
+            name: "iadvize_nps_score",
+            help: "Answered NPS survey questions (0..10).",
+            bounds: &NPS_BOUNDS,
+            series: &t.nps,
+            exemplars: &x.nps,
+            labels: &series,
+        },
+    )?;
+    histograms::write(
+        out,
+        &histograms::Family {
+            name: "iadvize_transaction_amount",
+            help: "Transaction amounts; _sum is revenue, _count transactions.",
+            bounds: &s.amount_bounds,
+            series: &t.transactions,
+            exemplars: &x.amount,
+            labels: &amount,
+        },
+    )
+}
+
+/// The business families in OpenMetrics as prometheus-client alone writes them (its
+/// histograms, without exemplars), for the test that holds [`histograms`] to them.
+#[cfg(test)]
+pub(super) fn openmetrics_by_prometheus_client(snapshot: Arc<Snapshot>) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(BusinessFamilies {
+        snapshot,
+        histograms: true,
+    }));
+    let mut out = String::new();
+    Format::OpenMetrics
+        .encode_registry(&mut out, &registry)
+        .unwrap_or_default();
+    out
+}
+
+pub(super) fn escape_label_value(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -214,13 +302,17 @@ fn amount_labels(s: &Snapshot, key: &crate::ledger::AmountKey) -> AmountLabels {
     ]
 }
 
-/// The business families of one snapshot, for a registry of their own.
+/// The business families of one snapshot, for a registry of their own; without the
+/// histograms in OpenMetrics, where [`openmetrics_histograms`] writes them with exemplars.
 #[derive(Debug)]
-struct BusinessFamilies(Arc<Snapshot>);
+struct BusinessFamilies {
+    snapshot: Arc<Snapshot>,
+    histograms: bool,
+}
 
 impl prometheus_client::collector::Collector for BusinessFamilies {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = &self.0;
+        let s = &self.snapshot;
         let t = &s.totals;
         let e = &mut encoder;
 
@@ -233,45 +325,51 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
                 .iter()
                 .map(|(k, v)| (series_labels(s, k), ConstCounter::new(*v))),
         )?;
-        family(
-            e,
-            "iadvize_conversation_duration_seconds",
-            "Duration of closed conversations.",
-            MetricType::Histogram,
-            t.duration.iter().map(|(k, h)| {
-                let m = FixedHistogram {
-                    bounds: &s.duration_bounds,
-                    data: h,
-                };
-                (series_labels(s, k), m)
-            }),
-        )?;
-        family(
-            e,
-            "iadvize_csat_score",
-            "Answered CSAT survey questions (1..5).",
-            MetricType::Histogram,
-            t.csat.iter().map(|(k, h)| {
-                let m = FixedHistogram {
-                    bounds: &CSAT_BOUNDS,
-                    data: h,
-                };
-                (series_labels(s, k), m)
-            }),
-        )?;
-        family(
-            e,
-            "iadvize_nps_score",
-            "Answered NPS survey questions (0..10).",
-            MetricType::Histogram,
-            t.nps.iter().map(|(k, h)| {
-                let m = FixedHistogram {
-                    bounds: &NPS_BOUNDS,
-                    data: h,
-                };
-                (series_labels(s, k), m)
-            }),
-        )?;
+        if self.histograms {
+            family(
+                e,
+                "iadvize_conversation_duration_seconds",
+                "Duration of closed conversations.",
+                MetricType::Histogram,
+                t.duration.iter().map(|(k, h)| {
+                    let m = FixedHistogram {
+                        bounds: &s.duration_bounds,
+                        data: h,
+                    };
+                    (series_labels(s, k), m)
+                }),
+            )?;
+        }
+        if self.histograms {
+            family(
+                e,
+                "iadvize_csat_score",
+                "Answered CSAT survey questions (1..5).",
+                MetricType::Histogram,
+                t.csat.iter().map(|(k, h)| {
+                    let m = FixedHistogram {
+                        bounds: &CSAT_BOUNDS,
+                        data: h,
+                    };
+                    (series_labels(s, k), m)
+                }),
+            )?;
+        }
+        if self.histograms {
+            family(
+                e,
+                "iadvize_nps_score",
+                "Answered NPS survey questions (0..10).",
+                MetricType::Histogram,
+                t.nps.iter().map(|(k, h)| {
+                    let m = FixedHistogram {
+                        bounds: &NPS_BOUNDS,
+                        data: h,
+                    };
+                    (series_labels(s, k), m)
+                }),
+            )?;
+        }
         family(
             e,
             "iadvize_conversions",
@@ -281,19 +379,21 @@ impl prometheus_client::collector::Collector for BusinessFamilies {
                 .iter()
                 .map(|(k, v)| (series_labels(s, k), ConstCounter::new(*v))),
         )?;
-        family(
-            e,
-            "iadvize_transaction_amount",
-            "Transaction amounts; _sum is revenue, _count transactions.",
-            MetricType::Histogram,
-            t.transactions.iter().map(|(k, h)| {
-                let m = FixedHistogram {
-                    bounds: &s.amount_bounds,
-                    data: h,
-                };
-                (amount_labels(s, k), m)
-            }),
-        )?;
+        if self.histograms {
+            family(
+                e,
+                "iadvize_transaction_amount",
+                "Transaction amounts; _sum is revenue, _count transactions.",
+                MetricType::Histogram,
+                t.transactions.iter().map(|(k, h)| {
+                    let m = FixedHistogram {
+                        bounds: &s.amount_bounds,
+                        data: h,
+                    };
+                    (amount_labels(s, k), m)
+                }),
+            )?;
+        }
 
         let w = &s.window;
         family(

@@ -20,6 +20,7 @@ mod exposition;
 mod family;
 mod gzip;
 mod health;
+mod histograms;
 mod history;
 mod process;
 
@@ -199,6 +200,10 @@ impl ApiObserver for Metrics {
     fn backoff_until(&self, unix_seconds: f64) {
         self.health.api.backoff_until(unix_seconds);
     }
+
+    fn clock_skew(&self, seconds: f64) {
+        self.health.api.clock_skew(seconds);
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +220,23 @@ mod tests {
     /// A fixed state: two channels, one late transaction, one rejected CSAT, one record
     /// skipped for its missing project.
     fn fixed_metrics() -> Metrics {
+        let metrics = Metrics::new();
+        metrics.publish(fixed_snapshot());
+        metrics.poll_started();
+        metrics.poll_finished(true, 0.25, 1_700_000_180.0);
+        metrics.set_watermark(1_700_000_180.0);
+        metrics.conversations_fetched(3);
+        metrics.request(Endpoint::Token, Some(200), 0.02);
+        metrics.request(Endpoint::Graphql, Some(503), 0.2);
+        metrics.retry(Endpoint::Graphql, RetryReason::ServerError);
+        metrics.request(Endpoint::Graphql, Some(200), 0.3);
+        metrics.login(1_700_086_400.0);
+        metrics
+    }
+
+    /// The business state of [`fixed_metrics`]; the chat conversation's id is a UUID,
+    /// the call's is not, and exemplars are dated 5 s after iAdvize's clock.
+    fn fixed_snapshot() -> crate::ledger::Snapshot {
         let mut ledger = Ledger::new(
             LedgerConfig {
                 window_ms: 3_600_000,
@@ -226,7 +248,8 @@ mod tests {
             START,
         );
         let chat = Conversation {
-            id: Id128::of("c1"),
+            id: Id128::of("0b7e4f6a-3c1d-4e2f-9a8b-7c6d5e4f3a2b"),
+            id_text: None,
             project_id: 1001,
             channel: 0,
             closed_at: START + 60_000,
@@ -241,6 +264,7 @@ mod tests {
         };
         let call = Conversation {
             id: Id128::of("c2"),
+            id_text: Some("c2".into()),
             project_id: 1002,
             channel: 1,
             closed_at: START + 120_000,
@@ -268,19 +292,72 @@ mod tests {
             // A quote the label must escape, and a project without a name.
             project_names: vec![(1001, Some("Online shop \"EU\"".into())), (1002, None)],
         };
-        ledger.apply(&[page], START + 180_000);
+        ledger.apply_page_at(&page, START + 180_000, START + 185_123);
+        ledger.commit();
+        ledger.snapshot(START + 180_000)
+    }
+
+    /// The histogram families, as `(family, lines)`, of an OpenMetrics body.
+    fn histogram_families(body: &str) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        let mut current: Option<(String, Vec<String>)> = None;
+        for line in body.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                out.extend(current.take());
+                current = Some((rest.split(' ').next().unwrap().to_owned(), Vec::new()));
+            }
+            if let Some((_, lines)) = &mut current {
+                lines.push(line.to_owned());
+            }
+        }
+        out.extend(current);
+        out.retain(|(_, lines)| lines.iter().any(|l| l.ends_with(" histogram")));
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn openmetrics_histograms_are_prometheus_clients_plus_exemplars() {
+        let snapshot = Arc::new(fixed_snapshot());
+        let theirs = histogram_families(&business::openmetrics_by_prometheus_client(
+            snapshot.clone(),
+        ));
         let metrics = Metrics::new();
-        metrics.publish(ledger.snapshot(START + 180_000));
-        metrics.poll_started();
-        metrics.poll_finished(true, 0.25, 1_700_000_180.0);
-        metrics.set_watermark(1_700_000_180.0);
-        metrics.conversations_fetched(3);
-        metrics.request(Endpoint::Token, Some(200), 0.02);
-        metrics.request(Endpoint::Graphql, Some(503), 0.2);
-        metrics.retry(Endpoint::Graphql, RetryReason::ServerError);
-        metrics.request(Endpoint::Graphql, Some(200), 0.3);
-        metrics.login(1_700_086_400.0);
-        metrics
+        metrics.publish((*snapshot).clone());
+        let body = metrics.encode(Format::OpenMetrics).unwrap();
+        let ours = histogram_families(&body);
+        assert_eq!(ours.len(), 4, "{body}");
+        let without_exemplars: Vec<(String, Vec<String>)> = ours
+            .iter()
+            .map(|(name, lines)| {
+                let lines = lines
+                    .iter()
+                    .map(|l| l.split(" # {").next().unwrap().to_owned())
+                    .collect();
+                (name.clone(), lines)
+            })
+            .collect();
+        assert_eq!(without_exemplars, theirs);
+        // Each bucket that counted something, and only those, carries the latest
+        // conversation counted into it, its value, and when the exporter counted it.
+        let lines: Vec<&String> = ours.iter().flat_map(|(_, l)| l).collect();
+        let with = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+        assert_eq!(with(" # {"), 5, "{body}");
+        assert!(lines.iter().any(|l| l.as_str()
+            == "iadvize_conversation_duration_seconds_bucket{le=\"+Inf\",project_id=\"1001\",channel=\"chat\"} 1 # {conversation_id=\"0b7e4f6a-3c1d-4e2f-9a8b-7c6d5e4f3a2b\"} 754.0 1700000185.123"), "{body}");
+        assert!(lines.iter().any(|l| l.as_str()
+            == "iadvize_conversation_duration_seconds_bucket{le=\"60.0\",project_id=\"1002\",channel=\"call\"} 1 # {conversation_id=\"c2\"} 45.5 1700000185.123"), "{body}");
+        assert!(lines.iter().any(|l| l.as_str()
+            == "iadvize_csat_score_bucket{le=\"4.0\",project_id=\"1001\",channel=\"chat\"} 1 # {conversation_id=\"0b7e4f6a-3c1d-4e2f-9a8b-7c6d5e4f3a2b\"} 4.0 1700000185.123"), "{body}");
+        assert!(lines.iter().any(|l| l.as_str()
+            == "iadvize_transaction_amount_bucket{le=\"500.0\",project_id=\"1001\",channel=\"chat\",currency=\"EUR\"} 1 # {conversation_id=\"0b7e4f6a-3c1d-4e2f-9a8b-7c6d5e4f3a2b\"} 120.0 1700000185.123"), "{body}");
+        // The cumulative bucket above an exemplar's own carries none of it.
+        assert_eq!(
+            with("le=\"+Inf\",project_id=\"1001\",channel=\"chat\"} 1 # "),
+            1
+        );
+        // The text format carries none.
+        assert!(!metrics.encode(Format::Text).unwrap().contains(" # {"));
     }
 
     /// The exposition without what changes from run to run (process, build revision),

@@ -281,11 +281,21 @@ fn bound_ms(name: &str, value: &DateTime) -> async_graphql::Result<i64> {
         .saturating_add((nanos + 999_999) / 1_000_000))
 }
 
-fn interval_ms(interval: &Interval) -> async_graphql::Result<(i64, i64)> {
-    Ok((
+/// The interval's bounds; one whose `from` is after its `to` is refused, and counted, so
+/// the tests can prove a client never sends one.
+fn interval_ms(shared: &Shared, interval: &Interval) -> async_graphql::Result<(i64, i64)> {
+    let (from, to) = (
         bound_ms("from", &interval.from)?,
         bound_ms("to", &interval.to)?,
-    ))
+    );
+    if from > to {
+        shared.with_stats(|s| s.inverted_intervals += 1);
+        return Err(bad_request(format!(
+            "Invalid value for argument \"interval\": from {:?} is after to {:?}",
+            interval.from.0, interval.to.0
+        )));
+    }
+    Ok((from, to))
 }
 
 /// Page size and position from `first` and `after`; records the size asked for.
@@ -333,7 +343,7 @@ impl Query {
             )));
         }
         let shared = ctx.data::<Arc<Shared>>()?;
-        let (from_ms, to_ms) = interval_ms(&interval)?;
+        let (from_ms, to_ms) = interval_ms(shared, &interval)?;
         let (first, after) = paging(shared, first, after)?;
         let (project_ids, channels) = match filters {
             Some(f) => (f.project_ids, f.channels),
@@ -382,7 +392,7 @@ impl Query {
             return Err(bad_request(unknown_field("closedConversations", "Query")));
         }
         let shared = ctx.data::<Arc<Shared>>()?;
-        let (from_ms, to_ms) = interval_ms(&filters.interval)?;
+        let (from_ms, to_ms) = interval_ms(shared, &filters.interval)?;
         let (first, after) = paging(shared, first, after)?;
         let filter = Filter {
             from_ms,

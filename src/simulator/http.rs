@@ -37,7 +37,22 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/_sim/faults", get(get_faults).post(set_faults))
         .route("/_sim/revoke", post(revoke))
         .route("/_sim/conversations", post(add_conversations))
+        .layer(axum::middleware::map_response_with_state(
+            state.shared.clone(),
+            dated,
+        ))
         .with_state(state)
+}
+
+/// Every answer carries the account's own time in `Date`, as a real server's clock
+/// would: the tests steer that clock, and the exporter must follow it, not ours.
+async fn dated(State(shared): State<Arc<Shared>>, mut response: Response) -> Response {
+    let date = chrono::DateTime::from_timestamp_millis(shared.now_ms())
+        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    if let Some(value) = date.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {

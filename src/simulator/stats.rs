@@ -26,6 +26,8 @@ pub struct Stats {
     pub retry_after_violations: u64,
     /// GraphQL requests refused with 400 (syntax, unknown field, bad argument).
     pub validation_errors: u64,
+    /// GraphQL requests whose interval's `from` was after its `to` (refused with 400).
+    pub inverted_intervals: u64,
     /// The largest `first` a client asked for (before clamping to 100).
     pub max_page_size_seen: u64,
 }

@@ -42,6 +42,7 @@ pub(in crate::metrics) struct Api {
     token_renewals: Counter,
     token_expiry: Gauge<f64, AtomicU64>,
     backoff_until: Gauge<f64, AtomicU64>,
+    clock_skew: Gauge<f64, AtomicU64>,
     /// The poller counts these, but they are what the API answered, and the exposition
     /// has always listed them among the API families.
     fetched: Counter,
@@ -88,6 +89,12 @@ impl Api {
             "No request to iAdvize before this Unix time (a Retry-After); 0 when none",
             backoff_until.clone(),
         );
+        let clock_skew = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "iadvize_clock_skew_seconds",
+            "iAdvize's clock minus ours, from the Date of its answers (to about a second); 0 until one came",
+            clock_skew.clone(),
+        );
         let fetched = Counter::default();
         registry.register(
             "iadvize_conversations_fetched",
@@ -101,6 +108,7 @@ impl Api {
             token_renewals,
             token_expiry,
             backoff_until,
+            clock_skew,
             fetched,
         }
     }
@@ -142,6 +150,10 @@ impl Api {
 
     pub(in crate::metrics) fn backoff_until(&self, unix_seconds: f64) {
         self.backoff_until.set(unix_seconds);
+    }
+
+    pub(in crate::metrics) fn clock_skew(&self, seconds: f64) {
+        self.clock_skew.set(seconds);
     }
 
     pub(in crate::metrics) fn conversations_fetched(&self, records: u64) {
