@@ -101,6 +101,10 @@ REFUSED_VALUES = [
      ["iadvize.tokenSecret and a login", "keep iadvize.tokenSecret alone"]),
     ("persistence with two replicas", {**MINIMAL, "replicaCount": 2, "persistence": {"enabled": True}},
      ["persistence.enabled with replicaCount=2", "state.bin", "last writer wins", "replicaCount=1"]),
+    ("a backfill without persistence", {**MINIMAL, "replicaCount": 0, "backfill": {"enabled": True}},
+     ["backfill.enabled needs persistence.enabled=true"]),
+    ("a backfill while the exporter runs", {**MINIMAL, "persistence": {"enabled": True}, "backfill": {"enabled": True}},
+     ["backfill.enabled with replicaCount=1", "replicaCount=0"]),
     ("persistence on an existing claim with three replicas, in demo mode",
      {"demo": True, "replicaCount": 3, "persistence": {"enabled": True, "existingClaim": "shared"}},
      ["persistence.enabled with replicaCount=3", "last writer wins"]),
@@ -116,6 +120,13 @@ ACCEPTED_VALUES = [
     ("two replicas without persistence", {**MINIMAL, "replicaCount": 2}),
     ("persistence with no replica", {**MINIMAL, "replicaCount": 0, "persistence": {"enabled": True}}),
 ]
+# The backfill Job, run once before the exporter starts (README, Starting with history).
+BACKFILL = {
+    **EXISTING_SECRET,
+    "replicaCount": 0,
+    "persistence": {"enabled": True},
+    "backfill": {"enabled": True, "from": "2026-11-01T00:00:00Z", "labels": {"job": "iadvize-exporter"}},
+}
 BAD_VALUES = [
     ("a threshold that is not a number", {"prometheusRule": {"thresholds": {"csat_average_min": "high"}}}),
     ("an unknown threshold", {"prometheusRule": {"thresholds": {"csat_median_min": 3}}}),
@@ -481,6 +492,41 @@ def check_tuned_thresholds_and_alerts():
     )
 
 
+def check_backfill_job():
+    docs, _ = render(BACKFILL)
+    kinds = by_kind(docs)
+    validate_core(docs, "backfill")
+    job, deployment = kinds["Job"], kinds["Deployment"]
+    assert deployment["spec"]["replicas"] == 0
+    pod = job["spec"]["template"]["spec"]
+    box = pod["containers"][0]
+    args = box["args"]
+    assert args[0] == "backfill", args
+    for flag in (
+        "--from=2026-11-01T00:00:00Z",
+        "--step=5m",
+        "--output=/var/lib/iadvize-exporter/history.om",
+        # The very file the Deployment's exporter goes on from.
+        "--state.file=/var/lib/iadvize-exporter/state.bin",
+        "--label=job=iadvize-exporter",
+        "--iadvize.username=ops@example.com",
+        "--iadvize.password-file=/etc/iadvize-exporter/secret/password",
+    ):
+        assert flag in args, (flag, args)
+    assert not any(PASSWORD in a for a in args), args
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["password"]["secret"]["secretName"] == "iadvize-credentials", volumes
+    assert volumes["password"]["secret"]["items"] == [{"key": "iadvize-password", "path": "password"}]
+    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == kinds["PersistentVolumeClaim"]["metadata"]["name"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert box["securityContext"]["readOnlyRootFilesystem"] is True
+    assert box["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    # Off by default.
+    assert "Job" not in by_kind(render(MINIMAL)[0])
+
+
 CHECKS = [
     check_copies_are_identical,
     check_lint_strict,
@@ -492,6 +538,7 @@ CHECKS = [
     check_password_is_a_mounted_file,
     check_prometheus_rule_equals_the_rules_file,
     check_tuned_thresholds_and_alerts,
+    check_backfill_job,
 ]
 
 

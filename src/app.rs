@@ -43,6 +43,8 @@ pub enum AppError {
     /// `--web.config.file` is unreadable or invalid.
     #[error("{0}")]
     WebConfig(#[from] web::WebConfigError),
+    #[error("{0}")]
+    Backfill(#[from] crate::backfill::BackfillError),
 }
 
 impl AppError {
@@ -50,6 +52,7 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::WebConfig(_) => 2,
+            AppError::Backfill(e) => e.exit_code(),
             AppError::State(e) if e.is_usage() => 2,
             _ => 1,
         }
@@ -108,18 +111,6 @@ async fn start_demo(config: &mut Config) -> Result<Option<simulator::SimHandle>,
         .map_err(|e| AppError::Simulator(std::io::Error::other(e.to_string())))?;
     config.use_demo_account(base_url);
     Ok(Some(handle))
-}
-
-fn ledger_config(config: &Config) -> LedgerConfig {
-    LedgerConfig {
-        window_ms: i64::try_from(config.metrics.window.as_millis()).unwrap_or(i64::MAX),
-        duration_bounds: config.metrics.duration_buckets.clone(),
-        amount_bounds: config.metrics.amount_buckets.clone(),
-        max_channels: config.metrics.max_channels,
-        max_currencies: config.metrics.max_currencies,
-        tags: config.metrics.tags.clone(),
-        max_tags: config.metrics.max_tags,
-    }
 }
 
 /// Run the exporter until SIGTERM or SIGINT.
@@ -191,7 +182,7 @@ pub async fn run_with(
     let (ledger, resume) = state_file::restore(
         config.state_file.as_deref(),
         &identity,
-        ledger_config(&config),
+        LedgerConfig::of(&config.metrics),
         &metrics,
         counting_start,
         clock(),

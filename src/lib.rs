@@ -39,10 +39,15 @@
 //!   the tests: `traffic.rs` seeded conversations, `world.rs` paged search, `graphql.rs`
 //!   the schema, `http.rs` routes and faults, `truth.rs` what an exact exporter shows,
 //!   and `auth.rs`, `faults.rs`, `record.rs`, `stats.rs`.
+//! - `backfill/`: the `backfill` command, on the same client, ledger and encoding as the
+//!   exporter: `mod.rs` the run, `plan.rs` sample times and the slices read, `writer.rs`
+//!   the OpenMetrics file (families joined from part files), `progress.rs` stderr.
 //! - `clock.rs` our wall clock, injected. `logging.rs` logfmt or JSON to stderr; `secret.rs` a holder that never prints.
 
 /// Wiring: web server, client and poller, started and stopped together.
 pub mod app;
+/// `backfill`: past conversations as Prometheus history, and a state file to go on from.
+pub mod backfill;
 /// Our wall clock, injected so tests can steer it.
 pub mod clock;
 /// Flags, environment and YAML file merged into one validated configuration.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use iadvize_exporter::config::{self, Command, LogConfig, LogFormat, LogLevel};
-use iadvize_exporter::{app, logging, simulator};
+use iadvize_exporter::{app, backfill, logging, simulator};
 
 fn main() -> ExitCode {
     let command = match config::parse(std::env::args_os(), &|name| std::env::var(name).ok()) {
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     };
     // `check` is run by a person: its error is a plain line. The server's goes to the log
     // (logfmt or JSON), once, where its other lines go.
-    let human = matches!(command, Command::Check(_));
+    let human = matches!(command, Command::Check(_) | Command::Backfill(..));
     let result = runtime.block_on(async {
         match command {
             Command::Run(config) => {
@@ -40,6 +40,18 @@ fn main() -> ExitCode {
                 let (report, outcome) = app::check(*config).await;
                 print!("{report}");
                 outcome
+            }
+            Command::Backfill(config, args) => {
+                logging::init(&config.log);
+                config.log_warnings();
+                // Standard output may be the history itself: the summary goes to stderr.
+                // A stop drops the run, whose files are removed as it unwinds.
+                let run = tokio::select! {
+                    run = backfill::run(*config, *args) => run,
+                    () = app::termination_signal() => Err(backfill::BackfillError::Interrupted),
+                };
+                run.map(|summary| eprint!("{summary}"))
+                    .map_err(app::AppError::Backfill)
             }
             Command::Simulate(args) => {
                 logging::init(&LogConfig {

@@ -3,6 +3,7 @@
 //! Precedence: a flag beats the environment (`IADVIZE_` + flag name), which beats the
 //! `--config.file`, which beats the built-in default.
 
+mod backfill;
 mod credentials;
 mod error;
 mod file;
@@ -23,6 +24,7 @@ use crate::iadvize::{ClientConfig, Credentials};
 use crate::labels::TagFilter;
 use crate::secret::Secret;
 
+pub use backfill::{Backfill, BackfillFlags, DEFAULT_STEP, Output};
 pub use error::{ConfigError, Place};
 pub use simulate::{DEMO_PASSWORD, DEMO_USERNAME, Offer, SimArgs};
 pub use values::{LogFormat, LogLevel};
@@ -44,6 +46,8 @@ pub enum Command {
     Check(Box<Config>),
     /// `simulate --listen ADDR`: serve the simulated API alone.
     Simulate(Box<SimArgs>),
+    /// `backfill --from TIME ...`: write past months as history.
+    Backfill(Box<Config>, Box<Backfill>),
 }
 
 /// The validated configuration of the exporter.
@@ -171,6 +175,15 @@ fn cli() -> clap::Command {
                 .args(flag_args()),
         )
         .subcommand(simulate)
+        .subcommand(
+            <BackfillFlags as clap::Args>::augment_args(clap::Command::new("backfill"))
+                .about(
+                    "Write the account's past closed conversations as OpenMetrics history for \
+                     promtool tsdb create-blocks-from openmetrics, and a state file the \
+                     exporter goes on from",
+                )
+                .args(flag_args()),
+        )
 }
 
 /// Parses argv + environment + `--config.file` into what to do.
@@ -192,6 +205,12 @@ where
             Ok(Command::Simulate(Box::new(SimArgs::from_arg_matches(sub)?)))
         }
         Some(("check", sub)) => Ok(Command::Check(Box::new(build(&[sub, &matches], env)?))),
+        Some(("backfill", sub)) => {
+            let config = build(&[sub, &matches], env)?;
+            let backfill = BackfillFlags::from_arg_matches(sub)?
+                .validate(chrono::Utc::now().timestamp_millis())?;
+            Ok(Command::Backfill(Box::new(config), Box::new(backfill)))
+        }
         _ => Ok(Command::Run(Box::new(build(&[&matches], env)?))),
     }
 }

@@ -49,6 +49,21 @@ pub struct LedgerConfig {
     pub max_tags: usize,
 }
 
+impl LedgerConfig {
+    /// The ledger's part of `--metrics.*`.
+    pub fn of(metrics: &crate::config::MetricsConfig) -> Self {
+        LedgerConfig {
+            window_ms: i64::try_from(metrics.window.as_millis()).unwrap_or(i64::MAX),
+            duration_bounds: metrics.duration_buckets.clone(),
+            amount_bounds: metrics.amount_buckets.clone(),
+            max_channels: metrics.max_channels,
+            max_currencies: metrics.max_currencies,
+            tags: metrics.tags.clone(),
+            max_tags: metrics.max_tags,
+        }
+    }
+}
+
 /// What one [`Ledger::apply`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApplyReport {

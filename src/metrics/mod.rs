@@ -21,12 +21,14 @@ mod family;
 mod gzip;
 mod health;
 mod histograms;
+mod history;
 mod process;
 
 use business::Business;
 pub use exposition::{Exposition, Format, ScrapeError};
 use gzip::{Segment, gzip_member};
 use health::Health;
+pub use history::{HistoryEncoder, SERIES_LABEL_NAMES, check_history_label};
 use process::ProcessCollector;
 
 /// The exporter's metrics and readiness.

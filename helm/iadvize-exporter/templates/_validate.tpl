@@ -25,4 +25,12 @@ deployment.yaml, which every render has.
 {{- if and $v.persistence.enabled (gt (int $v.replicaCount) 1) -}}
 {{- fail (printf "iadvize-exporter: persistence.enabled with replicaCount=%d: the replicas would share one state file (state.bin) and each overwrites it with its own counts and de-duplication after its polls: the last writer wins, and a restart loads whichever replica saved last (and a ReadWriteOnce volume cannot be mounted on two nodes anyway). Use replicaCount=1 with persistence, or persistence.enabled=false for several replicas." (int $v.replicaCount)) -}}
 {{- end -}}
+{{- if $v.backfill.enabled -}}
+{{- if not $v.persistence.enabled -}}
+{{- fail "iadvize-exporter: backfill.enabled needs persistence.enabled=true: the backfill Job writes history.om and the state file the exporter goes on from on the state volume." -}}
+{{- end -}}
+{{- if gt (int $v.replicaCount) 0 -}}
+{{- fail (printf "iadvize-exporter: backfill.enabled with replicaCount=%d: the exporter would start counting, and lock and write state.bin, before the backfill Job has written it. Install with replicaCount=0 and backfill.enabled=true, wait for the Job, then upgrade with replicaCount=1 and backfill.enabled=false (README, Starting with history)." (int $v.replicaCount)) -}}
+{{- end -}}
+{{- end -}}
 {{- end }}
