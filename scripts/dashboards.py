@@ -1064,6 +1064,20 @@ def exporter():
     )
     lay.add(
         stat(
+            "iAdvize clock skew",
+            "iAdvize's clock minus the exporter's, from the Date header of its answers "
+            "(to about a second). The exporter reads its intervals and keeps its window "
+            "on iAdvize's clock, so counts stay exact; a skew of minutes says the "
+            "exporter's host (or iAdvize) needs NTP." + per_replica,
+            [(f"iadvize_clock_skew_seconds{{{EXP}}}", "{{instance}}")],
+            unit="s",
+            thresholds=steps("red", (-60, "yellow"), (-5, "green"), (5, "yellow"), (60, "red")),
+        ),
+        6,
+        8,
+    )
+    lay.add(
+        stat(
             "Token expires in",
             "Time left on the current access token; the exporter logs in again a few "
             "minutes before it runs out. Red under 10 minutes." + per_replica,
