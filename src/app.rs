@@ -198,7 +198,7 @@ pub async fn run_with(
     let poller_result = match poller::plan_until_ready(&client, &metrics, &mut stop_rx).await? {
         None => Ok(()),
         Some(plan) => {
-            tracing::info!(shape = ?plan.shape, "iAdvize query decided");
+            tracing::info!(shape = plan.shape.field_name(), "iAdvize query decided");
             let poller = Poller::new(
                 client,
                 plan,

@@ -204,7 +204,7 @@ pub async fn run(mut config: Config, backfill: Backfill) -> Result<Summary, Back
     let observer: Arc<dyn ApiObserver> = Arc::new(NoopObserver);
     let client = Client::new(config.client.clone(), observer).map_err(BackfillError::Client)?;
     let plan = client.plan().await.map_err(BackfillError::Iadvize)?;
-    tracing::info!(shape = ?plan.shape, "iAdvize query decided");
+    tracing::info!(shape = plan.shape.field_name(), "iAdvize query decided");
 
     let ledger_config = LedgerConfig::of(&config.metrics);
     let window_ms = ledger_config.window_ms;
