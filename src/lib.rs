@@ -24,14 +24,17 @@
 //! - `ledger/`: what has been counted. `mod.rs` apply, commit, rollback, prune and the
 //!   window; `records.rs` the compact record store and its index; `snapshot.rs` what
 //!   metrics reads; `persist.rs` the saved form, with its versions; `tags.rs` the
-//!   counted (conversation, tag) pairs, kept beside the records.
+//!   counted (conversation, tag) pairs, kept beside the records; `exemplars.rs` the
+//!   latest conversation counted into each histogram bucket.
 //! - `state_file.rs`: restore and save, atomically, with versions and damage handling.
 //! - `labels.rs`: label normalisation, which tags are counted (`--metrics.tags`), and caps.
 //! - `metrics/`: the only owner of metric names. `mod.rs` publish and scrape,
 //!   `business.rs` the business families encoded once per snapshot, `health/` the
 //!   exporter's own families by concern (poll, API, state file, web config),
 //!   `process.rs` `process_*`, `gzip.rs` gzip framing, `exposition.rs` formats,
-//!   `family.rs` a shared encoder.
+//!   `family.rs` a shared encoder, `histograms.rs` the business histograms in
+//!   OpenMetrics with their exemplars, `history.rs` samples with timestamps for
+//!   `backfill`.
 //! - `web/`: the HTTP server. `mod.rs` routes and limits, `connections.rs` which
 //!   connection gives way at the cap, `config.rs` the web config and its reload,
 //!   `tls.rs`, `auth.rs` basic auth.
@@ -42,7 +45,8 @@
 //! - `backfill/`: the `backfill` command, on the same client, ledger and encoding as the
 //!   exporter: `mod.rs` the run, `plan.rs` sample times and the slices read, `writer.rs`
 //!   the OpenMetrics file (families joined from part files), `progress.rs` stderr.
-//! - `clock.rs` our wall clock, injected. `logging.rs` logfmt or JSON to stderr; `secret.rs` a holder that never prints.
+//! - `clock.rs` our wall clock, injected. `logging.rs` logfmt or JSON to stderr;
+//!   `secret.rs` a holder that never prints.
 
 /// Wiring: web server, client and poller, started and stopped together.
 pub mod app;
