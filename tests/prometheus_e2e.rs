@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Process, eventually, free_port, prometheus_binary, repo, wait_ready};
+use common::{BIN, Process, eventually, free_port, prometheus_binary, repo, until_ok, wait_ready};
 use serde_json::Value;
 
 /// How long Prometheus gets to show everything; it usually takes under 30 s.
@@ -246,11 +246,12 @@ async fn project_options(
 }
 
 /// The project options Grafana should list: each project of iadvize_project_info by its
-/// name (its id when the name is empty), each other counted project by its id.
+/// name (its id when the name is empty), each other counted project by its id; an error
+/// while Prometheus is not answering yet.
 async fn expected_project_options(
     client: &reqwest::Client,
     prometheus: &str,
-) -> BTreeSet<(String, String)> {
+) -> Result<BTreeSet<(String, String)>, String> {
     let mut expected = BTreeMap::new();
     for (metric, named) in [
         ("iadvize_conversations_closed_total", false),
@@ -262,10 +263,10 @@ async fn expected_project_options(
             .query(&[("query", metric)])
             .send()
             .await
-            .unwrap()
+            .map_err(|e| e.to_string())?
             .json()
             .await
-            .unwrap();
+            .map_err(|e| format!("{metric}: {e}"))?;
         for series in body["data"]["result"].as_array().into_iter().flatten() {
             let id = series["metric"]["project_id"].as_str().unwrap().to_owned();
             let name = series["metric"]["project_name"]
@@ -277,7 +278,7 @@ async fn expected_project_options(
             }
         }
     }
-    expected.into_iter().collect()
+    Ok(expected.into_iter().collect())
 }
 
 fn recording_rules() -> Vec<String> {
@@ -418,6 +419,14 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
     let port = free_port();
     let prometheus = format!("http://127.0.0.1:{port}");
     let prometheus_process = start_prometheus(dir, &metrics, port);
+    // Before it is ready, Prometheus answers queries with a plain-text 503.
+    until_ok(
+        &client,
+        &format!("{prometheus}/-/ready"),
+        Duration::from_secs(30),
+        "Prometheus is ready",
+    )
+    .await;
 
     // Tags are counted only by an exporter that has --metrics.tags (the demo counts them
     // all): until the binary has that flag, their panels may stay empty.
@@ -490,12 +499,12 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
         }
         options = project_options(&client, &prometheus, &project_variable).await;
         let expected = expected_project_options(&client, &prometheus).await;
-        match &options {
-            Ok(options) if *options == expected => {}
-            Ok(options) => failing.push(format!(
+        match (&options, &expected) {
+            (Ok(options), Ok(expected)) if options == expected => {}
+            (Ok(options), Ok(expected)) => failing.push(format!(
                 "variable project_id: options {options:?}, expected {expected:?}"
             )),
-            Err(e) => failing.push(format!("variable project_id: {e}")),
+            (Err(e), _) | (_, Err(e)) => failing.push(format!("variable project_id: {e}")),
         }
         states = csat_drop_states(&client, &prometheus).await;
         let csat_drop = states.contains("pending") || states.contains("firing");
