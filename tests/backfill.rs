@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::{
     DEMO_PASSWORD, ExporterProcess, Process, diff, eventually, expected_from_truth, free_port, key,
-    prometheus_binary, run, start_sim, until_ok,
+    run, start_prometheus, start_sim, until_ok,
 };
 use iadvize_exporter::simulator::{SimConfig, SimHandle};
 use serde_json::Value;
@@ -126,25 +126,6 @@ async fn history(
     out
 }
 
-fn start_prometheus(dir: &Path, exporter: &str, port: u16) -> Process {
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-         scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{exporter}']\n"
-    );
-    let config_file = dir.join("prometheus.yml");
-    std::fs::write(&config_file, config).unwrap();
-    Process::spawn(
-        prometheus_binary(),
-        &[
-            format!("--config.file={}", config_file.display()),
-            format!("--storage.tsdb.path={}", dir.join("data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--log.level=warn".to_owned(),
-        ],
-        &[],
-    )
-}
-
 /// Three days of history in real time, two conversations a minute, still closing; late
 /// answers and transactions come within a minute or so of the close.
 async fn account() -> SimHandle {
@@ -238,7 +219,7 @@ async fn history_then_live_counting_are_one_series_with_the_truth() {
     );
     exporter.wait_ready(Duration::from_secs(30)).await;
     let prometheus_port = free_port();
-    let _prometheus = start_prometheus(dir.path(), &instance, prometheus_port);
+    let _prometheus = start_prometheus(dir.path(), JOB, &instance, prometheus_port, &[]);
     let prometheus = format!("http://127.0.0.1:{prometheus_port}");
     let client = reqwest::Client::new();
     until_ok(

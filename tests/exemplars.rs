@@ -7,32 +7,12 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    DEMO_PASSWORD, Exporter, Process, eventually, fast_poll_flags, free_port, prometheus_binary,
-    sleep_until_unix, start_sim, until_ok,
+    DEMO_PASSWORD, Exporter, eventually, fast_poll_flags, free_port, sleep_until_unix,
+    start_prometheus, start_sim, until_ok,
 };
 use iadvize_exporter::config::MetricsConfig;
 use iadvize_exporter::simulator::{SimConfig, SimHandle};
 use serde_json::Value;
-
-fn start_prometheus(dir: &std::path::Path, target: &str, port: u16) -> Process {
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-         scrape_configs:\n  - job_name: iadvize\n    static_configs:\n      - targets: ['{target}']\n"
-    );
-    let file = dir.join("prometheus.yml");
-    std::fs::write(&file, config).unwrap();
-    Process::spawn(
-        prometheus_binary(),
-        &[
-            format!("--config.file={}", file.display()),
-            format!("--storage.tsdb.path={}", dir.join("data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--enable-feature=exemplar-storage".to_owned(),
-            "--log.level=warn".to_owned(),
-        ],
-        &[],
-    )
-}
 
 /// `(series labels, conversation_id, value)` of every exemplar Prometheus holds for
 /// `metric` over the last ten minutes.
@@ -126,7 +106,7 @@ async fn prometheus_exemplars_lead_to_the_conversations_in_their_buckets() {
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_owned();
-    let _prometheus = start_prometheus(dir.path(), &target, port);
+    let _prometheus = start_prometheus(dir.path(), "iadvize", &target, port, &[]);
     let prometheus = format!("http://127.0.0.1:{port}");
     until_ok(
         &reqwest::Client::new(),

@@ -15,10 +15,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Process, eventually, free_port, prometheus_binary, repo, until_ok, wait_ready};
+use common::{BIN, Process, eventually, free_port, repo, start_prometheus, until_ok, wait_ready};
 use serde_json::Value;
 
 /// How long Prometheus gets to show everything; it usually takes under 30 s.
@@ -81,32 +80,6 @@ async fn start_exporter() -> (Process, String, String) {
     )
     .await;
     (exporter, metrics, sim)
-}
-
-fn start_prometheus(dir: &Path, exporter: &str, port: u16) -> Process {
-    let target = exporter.trim_start_matches("http://");
-    let rules = repo().join("prometheus/iadvize.rules.yml");
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-         rule_files:\n  - {}\n\
-         scrape_configs:\n  - job_name: iadvize\n    static_configs:\n      - targets: ['{target}']\n",
-        rules.display()
-    );
-    let config_file = dir.join("prometheus.yml");
-    std::fs::write(&config_file, config).unwrap();
-    Process::spawn(
-        prometheus_binary(),
-        &[
-            format!("--config.file={}", config_file.display()),
-            format!("--storage.tsdb.path={}", dir.join("data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            // Keeps the exemplars of the OpenMetrics scrape (Prometheus 2 asks for
-            // OpenMetrics first), as README asks of users.
-            "--enable-feature=exemplar-storage".to_owned(),
-            "--log.level=warn".to_owned(),
-        ],
-        &[],
-    )
 }
 
 /// Grafana's variables as a dashboard set to "All" would send them, and its interval
@@ -418,7 +391,13 @@ async fn dashboards_and_rules_work_on_a_real_prometheus() {
 
     let port = free_port();
     let prometheus = format!("http://127.0.0.1:{port}");
-    let prometheus_process = start_prometheus(dir, &metrics, port);
+    let prometheus_process = start_prometheus(
+        dir,
+        "iadvize",
+        metrics.trim_start_matches("http://"),
+        port,
+        &[repo().join("prometheus/iadvize.rules.yml")],
+    );
     // Before it is ready, Prometheus answers queries with a plain-text 503.
     until_ok(
         &client,

@@ -42,3 +42,40 @@ impl WriteFiles for tempfile::TempDir {
         path
     }
 }
+
+/// A Prometheus server on `127.0.0.1:port` with its data under `dir/data`, scraping
+/// `target` every second as job `job`, evaluating `rule_files` every second, and keeping
+/// exemplars, as the README asks of users.
+pub fn start_prometheus(
+    dir: &Path,
+    job: &str,
+    target: &str,
+    port: u16,
+    rule_files: &[PathBuf],
+) -> super::Process {
+    let mut config =
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+            .to_owned();
+    if !rule_files.is_empty() {
+        config.push_str("rule_files:\n");
+        for file in rule_files {
+            config.push_str(&format!("  - {}\n", file.display()));
+        }
+    }
+    config.push_str(&format!(
+        "scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+    ));
+    let config_file = dir.join("prometheus.yml");
+    std::fs::write(&config_file, config).unwrap();
+    super::Process::spawn(
+        prometheus_binary(),
+        &[
+            format!("--config.file={}", config_file.display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--enable-feature=exemplar-storage".to_owned(),
+            "--log.level=warn".to_owned(),
+        ],
+        &[],
+    )
+}
